@@ -1,0 +1,15 @@
+export { ArchiverError } from './archiver-error.js';
+export { ConfigError, type ConfigIssue } from './config-error.js';
+export {
+  ProviderError,
+  ProviderThrottledError,
+  ProviderServerError,
+  ProviderNetworkError,
+  ProviderResponseError,
+  ProviderAuthError,
+  ProviderValidationError,
+  type ProviderErrorDetails,
+} from './provider-error.js';
+export { StorageError, ObjectExistsError } from './storage-error.js';
+export { LeaseBusyError, LeaseLostError } from './lease-error.js';
+export { ShutdownError } from './shutdown-error.js';

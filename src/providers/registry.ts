@@ -1,0 +1,17 @@
+import type { Provider } from './provider.js';
+
+// One line per provider; the config schema and the drain look providers up here.
+const all: Provider<any, any, any>[] = [];
+
+export const providers: ReadonlyMap<string, Provider<unknown, unknown, unknown>> = new Map(
+  all.map((p) => [p.id, p as Provider<unknown, unknown, unknown>]),
+);
+
+export const providerIds: readonly string[] = all.map((p) => p.id);
+
+/** Looks a provider up by its id (`aliyun-oos-execution-logs`). */
+export function getProvider(id: string): Provider<unknown, unknown, unknown> {
+  const provider = providers.get(id);
+  if (!provider) throw new Error(`unknown provider ${id}`);
+  return provider;
+}

@@ -1,0 +1,2 @@
+export type { RateLimiter } from './rate-limiter.js';
+export { LocalRateLimiter } from './local.js';
