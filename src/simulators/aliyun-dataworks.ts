@@ -1,0 +1,137 @@
+import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
+import type { FaultInjector } from './faults.js';
+import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions, type AliyunSimulatorShell } from './aliyun-rpc.js';
+import type { SimResponse } from './http-simulator.js';
+
+export interface DataWorksSimulatorOptions extends AliyunSimulatorOptions {
+  /** Most bytes of log per call; the real API sends at most 512 KB. @defaultValue 524288 */
+  segmentBytes?: number;
+}
+
+interface Run {
+  log: Buffer;
+  /**
+   * Ends of log at which the simulator answered NextOffset -1 while the log had no trailing
+   * newline: a correct client archived the unterminated tail as a line there, so text appended
+   * later starts a new line at that offset.
+   */
+  forcedBreaks: Set<number>;
+}
+
+/** One line a correct archive holds, as the DataWorks provider emits it. */
+export interface DataWorksExpectedRecord {
+  id: string;
+  context: { runId: number };
+  record: { offset: number; line: string };
+}
+
+/**
+ * DataWorks `GetDataQualityScanRunLog` (2024-05-18): `Id` and `Offset` (bytes) in, `LogSegment
+ * { Log, NextOffset }` out, at most `segmentBytes` per call cut on a UTF-8 character boundary,
+ * NextOffset -1 once the rest of the log has been returned.
+ */
+export class DataWorksSimulator implements AliyunSimulatorShell {
+  readonly rpc: AliyunRpcSimulator;
+  readonly #runs = new Map<number, Run>();
+  #segmentBytes: number;
+
+  constructor(options: DataWorksSimulatorOptions = {}) {
+    this.#segmentBytes = options.segmentBytes ?? 512 * 1024;
+    this.rpc = new AliyunRpcSimulator(
+      ALIYUN_API_VERSIONS.dataworks,
+      { GetDataQualityScanRunLog: (call) => this.#getLog(call) },
+      options,
+    );
+  }
+
+  get url(): string {
+    return this.rpc.http.url;
+  }
+  get faults(): FaultInjector {
+    return this.rpc.http.faults;
+  }
+  get callTimes(): number[] {
+    return this.rpc.http.callTimes;
+  }
+  get credentials(): { accessKeyId: string; accessKeySecret: string; securityToken?: string } {
+    return this.rpc.credentials;
+  }
+  start(port?: number): Promise<string> {
+    return this.rpc.http.start(port);
+  }
+  stop(): Promise<void> {
+    return this.rpc.http.stop();
+  }
+
+  /** Changes the segment size from now on (tests shrink it to a few bytes). */
+  setSegmentBytes(bytes: number): void {
+    this.#segmentBytes = bytes;
+  }
+
+  /** Creates run `id` with an initial log. */
+  addRun(id: number, text = ''): void {
+    if (this.#runs.has(id)) throw new Error(`run ${id} exists`);
+    this.#runs.set(id, { log: Buffer.from(text, 'utf8'), forcedBreaks: new Set() });
+  }
+
+  /** Appends text to a running run's log. */
+  appendLog(id: number, text: string): void {
+    const run = this.#runs.get(id);
+    if (!run) throw new Error(`no run ${id}`);
+    run.log = Buffer.concat([run.log, Buffer.from(text, 'utf8')]);
+  }
+
+  /** Every line of every run, as a correct archive holds it (ids `${runId}:${byteOffset}`). */
+  expectedRecords(): DataWorksExpectedRecord[] {
+    const out: DataWorksExpectedRecord[] = [];
+    for (const [runId, run] of this.#runs) {
+      let start = 0;
+      const push = (end: number): void => {
+        const record = { offset: start, line: run.log.subarray(start, end).toString('utf8') };
+        out.push({ id: `${runId}:${start}`, context: { runId }, record });
+      };
+      for (let i = 0; i <= run.log.length; i += 1) {
+        if (i > start && run.forcedBreaks.has(i)) {
+          push(i);
+          start = i;
+        }
+        if (i < run.log.length && run.log[i] === 0x0a) {
+          push(i);
+          start = i + 1;
+        } else if (i === run.log.length && i > start) {
+          push(i);
+        }
+      }
+    }
+    return out;
+  }
+
+  #getLog(call: AliyunActionCall): SimResponse {
+    const id = intParam(call.params, 'Id');
+    const offset = intParam(call.params, 'Offset') ?? 0;
+    if (id === undefined || Number.isNaN(id)) return aliyunError(400, 'InvalidParameter', 'The parameter Id is required and must be an integer.', call.requestId);
+    const run = this.#runs.get(id);
+    if (!run) return aliyunError(404, 'EntityNotExists.DataQualityScanRun', `The data quality scan run ${id} does not exist.`, call.requestId);
+    const log = run.log;
+    if (Number.isNaN(offset) || offset < 0 || offset > log.length || isContinuationByte(log, offset)) {
+      return aliyunError(400, 'InvalidParameter.Offset', `The parameter Offset ${call.params.get('Offset')} is invalid.`, call.requestId);
+    }
+    let end = Math.min(log.length, offset + this.#segmentBytes);
+    while (end > offset && isContinuationByte(log, end)) end -= 1;
+    if (end === offset && offset < log.length) {
+      // A segment smaller than one character still returns that whole character.
+      end = offset + 1;
+      while (isContinuationByte(log, end)) end += 1;
+    }
+    const nextOffset = end >= log.length ? -1 : end;
+    if (nextOffset === -1 && log.length > 0 && log[log.length - 1] !== 0x0a) run.forcedBreaks.add(log.length);
+    return aliyunOk({
+      RequestId: call.requestId,
+      LogSegment: { Log: log.subarray(offset, end).toString('utf8'), NextOffset: nextOffset },
+    });
+  }
+}
+
+function isContinuationByte(buffer: Buffer, index: number): boolean {
+  return index < buffer.length && ((buffer[index] ?? 0) & 0xc0) === 0x80;
+}

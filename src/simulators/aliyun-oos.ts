@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
+import type { FaultInjector } from './faults.js';
+import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions, type AliyunSimulatorShell } from './aliyun-rpc.js';
+import type { SimResponse } from './http-simulator.js';
+
+/** One entry of `ExecutionLogs`, as the OOS doc lists its fields. */
+export interface OosExecutionLog {
+  TaskExecutionId: string;
+  Message: string;
+  LogType: string;
+  Timestamp: string;
+}
+
+export interface OosSimulatorOptions extends AliyunSimulatorOptions {
+  /** The region the simulated executions live in; another RegionId finds nothing. @defaultValue cn-hangzhou */
+  regionId?: string;
+}
+
+/** One entry a correct archive holds, as the OOS provider emits it. */
+export interface OosExpectedRecord {
+  id: string;
+  context: { executionId: string };
+  record: OosExecutionLog;
+}
+
+/** Code the simulator answers for an expired or unknown NextToken; the provider handles it. */
+export const OOS_INVALID_TOKEN_CODE = 'InvalidParameter.NextToken';
+
+/**
+ * OOS `ListExecutionLogs` (2019-06-01): `ExecutionId`, optional `TaskExecutionId` / `LogType`
+ * filters, `MaxResults` (1–100, default 50) and an opaque `NextToken`; answers `ExecutionLogs`,
+ * `IsTruncated`, `MaxResults` and `NextToken` (omitted on the last page). A token names a position
+ * in the (filtered) list and can be re-used until `expireTokens()` invalidates every token.
+ */
+export class OosSimulator implements AliyunSimulatorShell {
+  readonly rpc: AliyunRpcSimulator;
+  readonly #regionId: string;
+  readonly #executions = new Map<string, OosExecutionLog[]>();
+  readonly #tokens = new Map<string, { executionId: string; filter: string; position: number }>();
+  /** Times a refused (expired or unknown) token was presented. */
+  refusedTokens = 0;
+
+  constructor(options: OosSimulatorOptions = {}) {
+    this.#regionId = options.regionId ?? 'cn-hangzhou';
+    this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.oos, { ListExecutionLogs: (call) => this.#list(call) }, options);
+  }
+
+  get url(): string {
+    return this.rpc.http.url;
+  }
+  get faults(): FaultInjector {
+    return this.rpc.http.faults;
+  }
+  get callTimes(): number[] {
+    return this.rpc.http.callTimes;
+  }
+  get credentials(): { accessKeyId: string; accessKeySecret: string; securityToken?: string } {
+    return this.rpc.credentials;
+  }
+  start(port?: number): Promise<string> {
+    return this.rpc.http.start(port);
+  }
+  stop(): Promise<void> {
+    return this.rpc.http.stop();
+  }
+
+  /** Creates an execution with no log entries yet. */
+  addExecution(id: string): void {
+    if (this.#executions.has(id)) throw new Error(`execution ${id} exists`);
+    this.#executions.set(id, []);
+  }
+
+  /** Appends entries (a string becomes a `System` entry of task `${id}.t0001`) to a running execution. */
+  appendLogs(id: string, entries: readonly (string | Partial<OosExecutionLog>)[]): void {
+    const logs = this.#executions.get(id);
+    if (!logs) throw new Error(`no execution ${id}`);
+    for (const entry of entries) {
+      const given = typeof entry === 'string' ? { Message: entry } : entry;
+      logs.push({
+        TaskExecutionId: given.TaskExecutionId ?? `${id}.t0001`,
+        Message: given.Message ?? '',
+        LogType: given.LogType ?? 'System',
+        Timestamp: given.Timestamp ?? new Date(Date.UTC(2026, 0, 1) + logs.length * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      });
+    }
+  }
+
+  /** Invalidates every NextToken handed out so far, as a token's lifetime running out does. */
+  expireTokens(): void {
+    this.#tokens.clear();
+  }
+
+  /** Entries a correct archive holds (ids `${executionId}:${index}`), under the given filters. */
+  expectedRecords(filter: { taskExecutionId?: string; logType?: string } = {}): OosExpectedRecord[] {
+    const out: OosExpectedRecord[] = [];
+    for (const [executionId, logs] of this.#executions) {
+      filtered(logs, filter.taskExecutionId, filter.logType).forEach((record, index) => {
+        out.push({ id: `${executionId}:${index}`, context: { executionId }, record });
+      });
+    }
+    return out;
+  }
+
+  #list(call: AliyunActionCall): SimResponse {
+    const p = call.params;
+    const executionId = p.get('ExecutionId');
+    if (!executionId) return aliyunError(400, 'MissingParameter.ExecutionId', 'The input parameter "ExecutionId" that is mandatory for processing this request is not supplied.', call.requestId);
+    const region = p.get('RegionId');
+    const logs = this.#executions.get(executionId);
+    if (!logs || (region && region !== this.#regionId)) {
+      return aliyunError(404, 'EntityNotExists.Execution', `The specified execution ${executionId} does not exist.`, call.requestId);
+    }
+    const maxResults = intParam(p, 'MaxResults') ?? 50;
+    if (Number.isNaN(maxResults) || maxResults < 1 || maxResults > 100) {
+      return aliyunError(400, 'InvalidParameter.MaxResults', 'The parameter MaxResults must be between 1 and 100.', call.requestId);
+    }
+    const taskExecutionId = p.get('TaskExecutionId') ?? undefined;
+    const logType = p.get('LogType') ?? undefined;
+    const filterKey = `${executionId}\u0000${taskExecutionId ?? ''}\u0000${logType ?? ''}`;
+    let position = 0;
+    const token = p.get('NextToken');
+    if (token) {
+      const known = this.#tokens.get(token);
+      if (!known || known.filter !== filterKey) {
+        this.refusedTokens += 1;
+        return aliyunError(400, OOS_INVALID_TOKEN_CODE, 'The specified NextToken is invalid or has expired.', call.requestId);
+      }
+      position = known.position;
+    }
+    const all = filtered(logs, taskExecutionId, logType);
+    const page = all.slice(position, position + maxResults);
+    const truncated = position + maxResults < all.length;
+    const body: Record<string, unknown> = { RequestId: call.requestId, IsTruncated: truncated, MaxResults: maxResults, ExecutionLogs: page };
+    if (truncated) {
+      const next = randomBytes(24).toString('base64');
+      this.#tokens.set(next, { executionId, filter: filterKey, position: position + maxResults });
+      body.NextToken = next;
+    }
+    return aliyunOk(body);
+  }
+}
+
+function filtered(logs: readonly OosExecutionLog[], taskExecutionId: string | undefined, logType: string | undefined): OosExecutionLog[] {
+  return logs.filter((l) => (!taskExecutionId || l.TaskExecutionId === taskExecutionId) && (!logType || l.LogType === logType));
+}
