@@ -1,7 +1,14 @@
 import type { Provider } from './provider.js';
+import { aliyunDataWorksDqScanLog } from './aliyun-dataworks-dq-scan-log.js';
+import { aliyunOosExecutionLogs } from './aliyun-oos-execution-logs.js';
+import { aliyunSddpMaskingHistory } from './aliyun-sddp-masking-history.js';
 
 // One line per provider; the config schema and the drain look providers up here.
-const all: Provider<any, any, any>[] = [];
+const all: Provider<any, any, any>[] = [
+  aliyunDataWorksDqScanLog,
+  aliyunOosExecutionLogs,
+  aliyunSddpMaskingHistory,
+];
 
 export const providers: ReadonlyMap<string, Provider<unknown, unknown, unknown>> = new Map(
   all.map((p) => [p.id, p as Provider<unknown, unknown, unknown>]),

@@ -22,6 +22,11 @@ export interface AliyunRpcClientOptions {
   provider: string;
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * Awaited before every attempt, retries included (e.g. a shared rate limiter): a quota counts
+   * attempts, not logical calls.
+   */
+  beforeAttempt?: () => Promise<void>;
 }
 
 /** A successful call: the parsed body, the provider's request id and the bytes received. */
@@ -61,7 +66,8 @@ export class AliyunRpcClient {
   }
 
   async #attempt(action: string, params: Record<string, AliyunParamValue>, _attempt: number): Promise<AliyunCallResult> {
-    const { credentials, version, http, signal, source, provider } = this.#options;
+    const { credentials, version, http, signal, source, provider, beforeAttempt } = this.#options;
+    if (beforeAttempt) await beforeAttempt();
     const query: Record<string, string> = {};
     for (const [key, value] of Object.entries(params)) if (value !== undefined) query[key] = String(value);
     const signed = signRpcRequest({ host: this.#base.host, action, version, query }, credentials);

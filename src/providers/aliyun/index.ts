@@ -14,3 +14,4 @@ export {
   type AliyunRpcRequestToSign,
   type SignedAliyunRequest,
 } from './signer.js';
+export { aliyunClientForSource } from './source-client.js';
