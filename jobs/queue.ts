@@ -1,0 +1,15 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** Name of the one queue every drain job goes through; `redis.prefix` namespaces it. */
+export const DRAIN_QUEUE = 'drain';
+
+/** Payload of a drain job: which source to drain. Everything else comes from the worker's config. */
+export interface DrainJobData {
+  sourceId: string;
+}
+
+/** Opens the drain queue on `connection` (BullMQ needs `maxRetriesPerRequest: null`). */
+export function createDrainQueue(connection: Redis, prefix: string): Queue<DrainJobData> {
+  return new Queue<DrainJobData>(DRAIN_QUEUE, { connection, prefix });
+}

@@ -1,0 +1,41 @@
+import type { Queue } from 'bullmq';
+import type { SourceConfig } from '../src/config/index.js';
+import type { Logger } from '../src/observability/index.js';
+import type { DrainJobData } from './queue.js';
+
+const SCHEDULER_PREFIX = 'source:';
+
+/** Scheduler id of a source. */
+export function schedulerId(sourceId: string): string {
+  return `${SCHEDULER_PREFIX}${sourceId}`;
+}
+
+/**
+ * Makes the queue's job schedulers match the config: one per enabled source (upsert is
+ * idempotent, so this also re-creates schedulers lost with Redis data), none for sources that
+ * are gone.
+ */
+export async function syncSchedulers(queue: Queue<DrainJobData>, sources: readonly SourceConfig[], logger: Logger): Promise<void> {
+  const wanted = new Set<string>();
+  for (const source of sources) {
+    if (!source.enabled) continue;
+    const id = schedulerId(source.id);
+    wanted.add(id);
+    const repeat = 'every' in source.schedule
+      ? { every: source.schedule.every }
+      : { pattern: source.schedule.cron, ...(source.schedule.tz ? { tz: source.schedule.tz } : {}) };
+    await queue.upsertJobScheduler(id, repeat, {
+      name: 'drain',
+      data: { sourceId: source.id },
+      opts: { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 } },
+    });
+  }
+  const existing = await queue.getJobSchedulers(0, -1);
+  for (const scheduler of existing) {
+    const id = scheduler.key ?? scheduler.id;
+    if (id && id.startsWith(SCHEDULER_PREFIX) && !wanted.has(id)) {
+      await queue.removeJobScheduler(id);
+      logger.info({ scheduler: id }, 'removed job scheduler of a source no longer configured');
+    }
+  }
+}

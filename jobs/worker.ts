@@ -1,0 +1,98 @@
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { ArchiverConfig } from '../src/config/index.js';
+import type { Logger } from '../src/observability/index.js';
+import { openRuntime } from '../src/runtime.js';
+import { onShutdownSignals } from '../src/shutdown.js';
+import { createDrainProcessor, type DrainJobResult } from './drain-processor.js';
+import { createDrainQueue, DRAIN_QUEUE, type DrainJobData } from './queue.js';
+import { syncSchedulers } from './schedulers.js';
+
+/** How often schedulers are re-asserted; covers Redis losing its data under a running worker. */
+const RESYNC_MS = 30_000;
+
+/**
+ * Runs the worker until SIGTERM/SIGINT: schedulers per source, drain jobs with the configured
+ * concurrency, then an orderly shutdown (stop fetching, commit the batch in hand, close).
+ */
+export async function runWorker(config: ArchiverConfig, logger: Logger): Promise<void> {
+  const runtime = await openRuntime(config, { logger, needRedis: true });
+  const url = config.redis!.url;
+  const prefix = config.redis!.prefix;
+  await warnOnEvictionPolicy(runtime.redis!, logger);
+  // BullMQ blocks on its own connections and requires maxRetriesPerRequest: null on them.
+  const queueConnection = new Redis(url, { maxRetriesPerRequest: null });
+  const workerConnection = new Redis(url, { maxRetriesPerRequest: null });
+  for (const connection of [queueConnection, workerConnection]) {
+    connection.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis connection error'));
+  }
+  const queue = createDrainQueue(queueConnection, prefix);
+  const stop = new AbortController();
+  const abort = new AbortController();
+  const sources = new Map(config.sources.map((s) => [s.id, s]));
+  const worker = new Worker<DrainJobData, DrainJobResult>(
+    DRAIN_QUEUE,
+    createDrainProcessor(runtime.deps, sources, { stop: stop.signal, abort: abort.signal }),
+    { connection: workerConnection, prefix, concurrency: config.worker.concurrency, autorun: false },
+  );
+  worker.on('completed', (job, result) => {
+    if (result.status === 'ok' && result.records > 0) logger.info({ job: job.id, ...result }, 'drain finished');
+  });
+  worker.on('failed', (job, error) => logger.warn({ job: job?.id, source: job?.data.sourceId, err: { message: error.message } }, 'drain job failed'));
+  worker.on('error', (error) => logger.warn({ err: { message: error.message } }, 'worker error'));
+
+  const resync = async (): Promise<void> => {
+    try {
+      await syncSchedulers(queue, config.sources, logger);
+    } catch (error) {
+      logger.warn({ err: { message: (error as Error).message } }, 'could not sync job schedulers; retrying later');
+    }
+  };
+  await syncSchedulers(queue, config.sources, logger);
+  const timer = setInterval(() => void resync(), RESYNC_MS);
+
+  const closed = new Promise<void>((resolve) => {
+    const detach = onShutdownSignals({
+      logger,
+      deadlineMs: config.worker.shutdownTimeoutMs,
+      onStop: () => {
+        clearInterval(timer);
+        stop.abort();
+        void worker.close().then(() => {
+          detach();
+          resolve();
+        });
+      },
+      onDeadline: () => {
+        abort.abort();
+        void worker.close(true).then(() => {
+          detach();
+          resolve();
+        });
+      },
+    });
+  });
+  void worker.run();
+  logger.info({ sources: config.sources.length, concurrency: config.worker.concurrency, storage: runtime.store.describe() }, 'worker started');
+  await closed;
+  await queue.close();
+  await runtime.close();
+  queueConnection.disconnect();
+  workerConnection.disconnect();
+  logger.info('worker stopped');
+}
+
+async function warnOnEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    if (policy && policy !== 'noeviction') {
+      logger.warn(
+        { policy },
+        'redis maxmemory-policy is not noeviction: Redis may evict queue and lease keys under memory pressure; set maxmemory-policy noeviction',
+      );
+    }
+  } catch {
+    // CONFIG may be disabled on managed Redis; nothing to check then.
+  }
+}

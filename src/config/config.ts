@@ -1,0 +1,26 @@
+import type { Schedule } from './schema.js';
+import type { StorageConfig } from '../storage/index.js';
+
+/** A source after validation: provider-specific params and credentials checked by the provider. */
+export interface SourceConfig {
+  id: string;
+  provider: string;
+  schedule: Schedule;
+  endpoint: string;
+  credentials: unknown;
+  params: unknown;
+  timeoutMs: number;
+  enabled: boolean;
+}
+
+/** The whole validated config; every default applied. */
+export interface ArchiverConfig {
+  redis: { url: string; prefix: string } | undefined;
+  storage: StorageConfig;
+  checkpoints: { kind: 'redis' | 'file'; path: string };
+  batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
+  worker: { concurrency: number; leaseTtlMs: number; shutdownTimeoutMs: number };
+  http: { timeoutMs: number; maxBodyBytes: number; maxAttempts: number };
+  manifests: { hmacKey: Buffer | undefined };
+  sources: SourceConfig[];
+}

@@ -1,0 +1,5 @@
+export { loadConfig, parseConfig } from './load.js';
+export type { ArchiverConfig, SourceConfig } from './config.js';
+export type { Schedule } from './schema.js';
+export { parseDuration } from './duration.js';
+export { SOURCE_ID } from './schema.js';

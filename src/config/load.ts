@@ -1,0 +1,166 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { parseDocument } from 'yaml';
+import { ConfigError, type ConfigIssue } from '../errors/index.js';
+import { providers, providerIds } from '../providers/index.js';
+import { storageConfigSchema } from '../storage/index.js';
+import { formatPath, interpolateEnv } from './interpolate.js';
+import {
+  batchSchema,
+  checkpointsSchema,
+  httpSchema,
+  manifestsSchema,
+  redisSchema,
+  sourceBaseSchema,
+  workerSchema,
+} from './schema.js';
+import type { ArchiverConfig, SourceConfig } from './config.js';
+
+const topSchema = z
+  .object({
+    redis: redisSchema.optional(),
+    storage: z.unknown(),
+    checkpoints: checkpointsSchema.default({}),
+    batch: batchSchema.default({}),
+    worker: workerSchema.default({}),
+    http: httpSchema.default({}),
+    manifests: manifestsSchema.default({}),
+    sources: z.array(z.unknown()).min(1, 'expected at least one source'),
+  })
+  .strict();
+
+/** Reads, interpolates and validates a config file; throws ConfigError listing every problem. */
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ArchiverConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read config file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, [], cause);
+  }
+  return parseConfig(text, env, path);
+}
+
+/** Validates config text; `origin` names the file in messages. */
+export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, origin = 'config'): ArchiverConfig {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      `${origin} is not valid YAML`,
+      document.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.message })),
+    );
+  }
+  const issues: ConfigIssue[] = [];
+  const raw = interpolateEnv(document.toJS(), env, issues);
+  const config = validate(raw, env, issues);
+  if (issues.length > 0 || !config) {
+    throw new ConfigError(`${origin} has ${issues.length} problem${issues.length === 1 ? '' : 's'}`, issues);
+  }
+  return config;
+}
+
+function pushZod(issues: ConfigIssue[], error: z.ZodError, base: (string | number)[]): void {
+  for (const issue of error.issues) {
+    issues.push({ path: formatPath([...base, ...issue.path]), message: describeIssue(issue) });
+  }
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  // Never echo received values: they may be secrets. Zod's messages name types, not values.
+  if (issue.code === z.ZodIssueCode.invalid_type) {
+    return issue.received === 'undefined' ? `required (expected ${issue.expected})` : `expected ${issue.expected}, got ${issue.received}`;
+  }
+  if (issue.code === z.ZodIssueCode.invalid_enum_value) return `expected one of ${issue.options.join(', ')}`;
+  if (issue.code === z.ZodIssueCode.invalid_literal) return `expected ${JSON.stringify(issue.expected)}`;
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  if (issue.code === z.ZodIssueCode.invalid_union) {
+    const inner = issue.unionErrors.flatMap((e) => e.issues).map((i) => i.message);
+    return `does not match any allowed form (${[...new Set(inner)].slice(0, 3).join('; ')})`;
+  }
+  return issue.message;
+}
+
+function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): ArchiverConfig | undefined {
+  const top = topSchema.safeParse(raw ?? {});
+  if (!top.success) {
+    pushZod(issues, top.error, []);
+  }
+  const storage = storageConfigSchema.safeParse((raw as { storage?: unknown } | null)?.storage);
+  if (!storage.success) pushZod(issues, storage.error, ['storage']);
+  const rawSources = Array.isArray((raw as { sources?: unknown } | null)?.sources)
+    ? ((raw as { sources: unknown[] }).sources)
+    : [];
+  const sources: SourceConfig[] = [];
+  const seen = new Map<string, number>();
+  const httpTimeout = top.success ? top.data.http.timeout : 30_000;
+  rawSources.forEach((candidate, index) => {
+    const base = sourceBaseSchema.safeParse(candidate);
+    if (!base.success) {
+      pushZod(issues, base.error, ['sources', index]);
+      return;
+    }
+    const source = base.data;
+    const previous = seen.get(source.id);
+    if (previous !== undefined) {
+      issues.push({ path: formatPath(['sources', index, 'id']), message: `duplicate id ${source.id} (also sources[${previous}])` });
+    }
+    seen.set(source.id, index);
+    const provider = providers.get(source.provider);
+    if (!provider) {
+      issues.push({
+        path: formatPath(['sources', index, 'provider']),
+        message: `unknown provider ${JSON.stringify(source.provider)}; expected one of ${providerIds.join(', ')}`,
+      });
+      return;
+    }
+    const params = provider.paramsSchema.safeParse(source.params ?? {});
+    if (!params.success) pushZod(issues, params.error, ['sources', index, 'params']);
+    const credentials = provider.credentialsSchema.safeParse(source.credentials);
+    if (!credentials.success) pushZod(issues, credentials.error, ['sources', index, 'credentials']);
+    if (!params.success || !credentials.success) return;
+    const endpoint = source.endpoint ?? provider.defaultEndpoint(params.data);
+    if (!endpoint) {
+      issues.push({ path: formatPath(['sources', index, 'endpoint']), message: 'required: set endpoint, or a region in params' });
+      return;
+    }
+    sources.push({
+      id: source.id,
+      provider: source.provider,
+      schedule: source.schedule,
+      endpoint,
+      credentials: credentials.data,
+      params: params.data,
+      timeoutMs: source.timeout ?? httpTimeout,
+      enabled: source.enabled,
+    });
+  });
+  if (!top.success || !storage.success || issues.length > 0) return undefined;
+  const data = top.data;
+  const checkpointsKind = data.checkpoints.kind ?? (data.redis ? 'redis' : 'file');
+  if (checkpointsKind === 'redis' && !data.redis) {
+    issues.push({ path: 'checkpoints.kind', message: 'redis checkpoints need a redis section (redis.url)' });
+    return undefined;
+  }
+  let hmacKey: Buffer | undefined;
+  if (data.manifests.hmacKeyEnv) {
+    const value = env[data.manifests.hmacKeyEnv];
+    if (!value) {
+      issues.push({ path: 'manifests.hmacKeyEnv', message: `environment variable ${data.manifests.hmacKeyEnv} is not set` });
+      return undefined;
+    }
+    hmacKey = Buffer.from(value, 'utf8');
+  }
+  return {
+    redis: data.redis,
+    storage: storage.data,
+    checkpoints: { kind: checkpointsKind, path: data.checkpoints.path },
+    batch: data.batch,
+    worker: {
+      concurrency: data.worker.concurrency,
+      leaseTtlMs: data.worker.leaseTtl,
+      shutdownTimeoutMs: data.worker.shutdownTimeout,
+    },
+    http: { timeoutMs: data.http.timeout, maxBodyBytes: data.http.maxBodyBytes, maxAttempts: data.http.maxAttempts },
+    manifests: { hmacKey },
+    sources,
+  };
+}

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import cronParser from 'cron-parser';
+import { parseDuration } from './duration.js';
+
+export const SOURCE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a duration like 30s, 5m or 1h' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const schedule = z.union([
+  z.object({ every: duration }).strict(),
+  z
+    .object({ cron: z.string(), tz: z.string().optional() })
+    .strict()
+    .superRefine((value, ctx) => {
+      try {
+        cronParser.parseExpression(value.cron, value.tz ? { tz: value.tz } : {});
+      } catch (error) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['cron'], message: `invalid cron expression: ${(error as Error).message}` });
+      }
+    }),
+]);
+
+export type Schedule = { every: number } | { cron: string; tz?: string | undefined };
+
+/** Shape of one source before its provider checks `params` and `credentials`. */
+export const sourceBaseSchema = z
+  .object({
+    id: z.string().regex(SOURCE_ID, 'expected [a-z0-9][a-z0-9_-]{0,63}'),
+    provider: z.string(),
+    schedule: schedule.default({ every: 300_000 }),
+    endpoint: z.string().url().optional(),
+    credentials: z.unknown(),
+    params: z.unknown(),
+    /** Per-request timeout. @defaultValue http.timeout */
+    timeout: duration.optional(),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const redisSchema = z
+  .object({
+    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+    prefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected letters, digits, _ . : -').default('log-archiver'),
+  })
+  .strict();
+
+export const checkpointsSchema = z
+  .object({
+    kind: z.enum(['redis', 'file']).optional(),
+    path: z.string().min(1).default('./.archiver-state'),
+  })
+  .strict();
+
+export const batchSchema = z
+  .object({
+    /** Records per object at most. @defaultValue 100000 */
+    maxRecords: z.number().int().min(1).max(10_000_000).default(100_000),
+    /** Uncompressed bytes per object at most. @defaultValue 64 MiB */
+    maxBytes: z.number().int().min(1024).max(5 * 1024 ** 3).default(64 * 1024 * 1024),
+    /** zlib level 1 (fast) … 9 (small). @defaultValue 6 */
+    gzipLevel: z.number().int().min(1).max(9).default(6),
+  })
+  .strict();
+
+export const workerSchema = z
+  .object({
+    /** Drains run at once in one worker process. @defaultValue 2 */
+    concurrency: z.number().int().min(1).max(64).default(2),
+    /** Lease time-to-live; renewed every third of it while draining. @defaultValue 60s */
+    leaseTtl: duration.default(60_000),
+    /** Time SIGTERM gives a drain to flush and commit before it is abandoned. @defaultValue 30s */
+    shutdownTimeout: duration.default(30_000),
+  })
+  .strict();
+
+export const httpSchema = z
+  .object({
+    timeout: duration.default(30_000),
+    maxBodyBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+    /** Attempts per provider call before the drain stops with the error. @defaultValue 8 */
+    maxAttempts: z.number().int().min(1).max(50).default(8),
+  })
+  .strict();
+
+export const manifestsSchema = z
+  .object({
+    /** Environment variable holding the HMAC key that signs manifests; unsigned when unset. */
+    hmacKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  })
+  .strict();

@@ -1,0 +1,189 @@
+import type { ManifestLedger } from '../archive/index.js';
+import type { CheckpointStore, HeadRef } from '../checkpoints/index.js';
+import type { SourceConfig } from '../config/index.js';
+import { ArchiverError, LeaseLostError, ShutdownError } from '../errors/index.js';
+import type { HttpClient, RetryPolicy } from '../http/index.js';
+import type { Lease, LeaseManager } from '../leases/index.js';
+import type { Logger } from '../observability/index.js';
+import { getProvider, type ProviderPage } from '../providers/index.js';
+import type { RateLimiter } from '../ratelimit/index.js';
+import { renderEnvelopes } from './envelope.js';
+import { BatchSpool } from './spool.js';
+
+/** Everything a drain needs, opened once per process and shared by all drains. */
+export interface DrainDeps {
+  ledger: ManifestLedger;
+  checkpoints: CheckpointStore;
+  leases: LeaseManager;
+  http: HttpClient;
+  rateLimiter: RateLimiter;
+  logger: Logger;
+  batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
+  /** Directory for spooled batches (local disk). */
+  spoolDir: string;
+  /** Backoff for provider calls. */
+  providerRetry: RetryPolicy;
+  now?: () => number;
+}
+
+export interface DrainSignals {
+  /** Stop fetching; the batch in hand is still committed. */
+  stop?: AbortSignal;
+  /** Abandon everything now (shutdown deadline passed). */
+  abort?: AbortSignal;
+}
+
+export interface DrainResult {
+  source: string;
+  records: number;
+  objects: number;
+  pages: number;
+  durationMs: number;
+  head: HeadRef | null;
+  /** Keys written in this drain. */
+  keys: string[];
+}
+
+/** The drain stopped after committing what it had; carries the progress made before the error. */
+export class DrainFailedError extends ArchiverError {
+  constructor(
+    readonly source: string,
+    readonly progress: DrainResult,
+    cause: unknown,
+  ) {
+    const inner = cause instanceof Error ? cause.message : String(cause);
+    super(`source ${source}: ${inner}`, {
+      code: cause instanceof ArchiverError ? cause.code : 'ERR_DRAIN',
+      retryable: cause instanceof ArchiverError ? cause.retryable : true,
+      hint: cause instanceof ArchiverError ? cause.hint : undefined,
+      cause,
+    });
+  }
+}
+
+/**
+ * Drains one source until caught up: lease → recover head → provider pages → envelopes → gzip
+ * spool → object → manifest → checkpoint. The checkpoint moves only after the object and its
+ * manifest are durable, and only while the lease is current.
+ */
+export async function drainSource(deps: DrainDeps, source: SourceConfig, signals: DrainSignals = {}): Promise<DrainResult> {
+  const started = Date.now();
+  const now = deps.now ?? Date.now;
+  const provider = getProvider(source.provider);
+  const log = deps.logger.child({ source: source.id });
+  const lease = await deps.leases.acquire(source.id);
+  const result: DrainResult = { source: source.id, records: 0, objects: 0, pages: 0, durationMs: 0, head: null, keys: [] };
+  let spool: BatchSpool | undefined;
+  try {
+    const cached = await deps.checkpoints.load(source.id);
+    const recovered = await deps.ledger.recover(source.id, cached, lease);
+    let head = recovered.head;
+    result.head = head;
+    let position: unknown;
+    if (recovered.position === undefined) {
+      position = provider.initialCheckpoint(source.params, now());
+    } else {
+      const parsed = provider.checkpointSchema.safeParse(recovered.position);
+      if (!parsed.success) {
+        throw new ArchiverError(`source ${source.id}: stored checkpoint does not fit provider ${source.provider}`, {
+          code: 'ERR_CHECKPOINT_INVALID',
+          hint: 'the source was re-pointed at another provider or its state is damaged; run `verify` and inspect the last manifest',
+        });
+      }
+      position = parsed.data;
+    }
+    let saved = JSON.stringify(cached?.head ?? null) === JSON.stringify(head) && JSON.stringify(cached?.position) === JSON.stringify(position);
+
+    const stop = anySignal([signals.stop, signals.abort, lease.signal]);
+    const storageSignal = anySignal([signals.abort, lease.signal]);
+    const pages = provider.pages(
+      { id: source.id, provider: source.provider, endpoint: source.endpoint, credentials: source.credentials, params: source.params, timeoutMs: source.timeoutMs },
+      position,
+      { sourceId: source.id, http: deps.http, rateLimiter: deps.rateLimiter, logger: log, signal: stop, retry: deps.providerRetry, now },
+    )[Symbol.asyncIterator]();
+
+    let batchStart = position;
+    let requestIds: string[] = [];
+    let failure: unknown;
+
+    const commit = async (): Promise<void> => {
+      if (!spool) return;
+      const batch = await spool.finish();
+      const committed = await deps.ledger.commit(
+        { source: source.id, provider: source.provider, lease, head, batch, checkpointBefore: batchStart, checkpointAfter: position, requestIds },
+        storageSignal,
+      );
+      await spool.discard();
+      spool = undefined;
+      try {
+        await deps.checkpoints.save(source.id, { head: committed.head, position, updatedAt: new Date().toISOString() }, lease);
+      } catch (error) {
+        if (error instanceof LeaseLostError) await deps.ledger.withdraw(source.id, committed.head, committed.key);
+        throw error;
+      }
+      await deps.ledger.forgetIntent(source.id, committed.head);
+      head = committed.head;
+      saved = true;
+      result.head = head;
+      result.objects += 1;
+      result.records += batch.records;
+      result.keys.push(committed.key);
+      log.info({ key: committed.key, records: batch.records, bytes: batch.bytes, seq: head.seq }, 'object committed');
+      batchStart = position;
+      requestIds = [];
+    };
+
+    for (;;) {
+      let next: IteratorResult<ProviderPage<unknown>>;
+      try {
+        if (stop.aborted) throw stop.reason ?? new ShutdownError();
+        next = await pages.next();
+      } catch (error) {
+        failure = error;
+        break;
+      }
+      if (next.done) break;
+      const page = next.value;
+      result.pages += 1;
+      if (page.records.length > 0) {
+        spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
+        const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
+        await spool.write(lines, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
+        saved = false;
+      } else if (JSON.stringify(page.checkpoint) !== JSON.stringify(position)) {
+        saved = false;
+      }
+      position = page.checkpoint;
+      requestIds.push(...page.requestIds);
+      if (spool && (spool.records >= deps.batch.maxRecords || spool.bytes >= deps.batch.maxBytes)) await commit();
+    }
+
+    // Pages already read are committed even when the drain stops on an error: their checkpoint is
+    // sound, and redoing them would only cost provider calls. A lost lease is the exception.
+    if (!lease.signal.aborted && !signals.abort?.aborted) {
+      await commit();
+      if (!saved && spool === undefined) {
+        await deps.checkpoints.save(source.id, { head, position, updatedAt: new Date().toISOString() }, lease);
+      }
+    }
+    if (failure !== undefined) {
+      if (signals.stop?.aborted && !lease.signal.aborted) throw new ShutdownError(failure);
+      throw failure;
+    }
+    if (lease.signal.aborted) throw lease.signal.reason;
+    return result;
+  } catch (error) {
+    result.durationMs = Date.now() - started;
+    throw new DrainFailedError(source.id, result, error);
+  } finally {
+    await spool?.discard();
+    await lease.release();
+    result.durationMs = Date.now() - started;
+  }
+}
+
+function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  return AbortSignal.any(present);
+}
+

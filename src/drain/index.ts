@@ -1,0 +1,3 @@
+export { drainSource, DrainFailedError, type DrainDeps, type DrainResult, type DrainSignals } from './drain.js';
+export { runSource, type RunOutcome } from './run-source.js';
+export { renderEnvelopes } from './envelope.js';

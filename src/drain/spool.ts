@@ -1,0 +1,96 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, type Gzip } from 'node:zlib';
+import type { SpooledBatch } from '../archive/index.js';
+
+/**
+ * One batch on its way to storage: envelopes stream through gzip into a local temp file while
+ * the SHA-256 of the compressed bytes is computed. Spooling (rather than streaming straight to
+ * S3) bounds memory to zlib's window and lets an upload be retried through a long storage outage
+ * without asking the provider for the pages again.
+ */
+export class BatchSpool {
+  records = 0;
+  /** Uncompressed bytes written. */
+  bytes = 0;
+  firstId: string | undefined;
+  lastId: string | undefined;
+  readonly #path: string;
+  readonly #gzip: Gzip;
+  readonly #hash = createHash('sha256');
+  readonly #done: Promise<void>;
+  #compressed = 0;
+  #failed: unknown;
+
+  private constructor(path: string, level: number) {
+    this.#path = path;
+    this.#gzip = createGzip({ level });
+    const hash = this.#hash;
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
+        hash.update(chunk);
+        this.#compressed += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    this.#done = pipeline(this.#gzip, counter, createWriteStream(path));
+    this.#done.catch((error: unknown) => {
+      this.#failed = error;
+    });
+  }
+
+  /** Opens a spool file in `dir`. */
+  static async open(dir: string, gzipLevel: number): Promise<BatchSpool> {
+    await mkdir(dir, { recursive: true });
+    return new BatchSpool(join(dir, `batch-${process.pid}-${randomBytes(6).toString('hex')}.spool`), gzipLevel);
+  }
+
+  /** Appends rendered NDJSON lines for `count` records; waits when gzip is behind. */
+  async write(lines: string, count: number, firstId: string, lastId: string): Promise<void> {
+    if (this.#failed) throw this.#failed;
+    if (count === 0) return;
+    this.records += count;
+    this.bytes += Buffer.byteLength(lines);
+    this.firstId ??= firstId;
+    this.lastId = lastId;
+    if (!this.#gzip.write(lines)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          this.#gzip.off('error', onError);
+          resolve();
+        };
+        const onError = (error: Error): void => {
+          this.#gzip.off('drain', onDrain);
+          reject(error);
+        };
+        this.#gzip.once('drain', onDrain);
+        this.#gzip.once('error', onError);
+      });
+    }
+  }
+
+  /** Flushes gzip and the file; the spool then describes a complete object. */
+  async finish(): Promise<SpooledBatch> {
+    this.#gzip.end();
+    await this.#done;
+    return {
+      path: this.#path,
+      sha256: this.#hash.digest('hex'),
+      bytes: this.#compressed,
+      records: this.records,
+      firstId: this.firstId ?? '',
+      lastId: this.lastId ?? '',
+    };
+  }
+
+  /** Removes the spool file, finished or not. */
+  async discard(): Promise<void> {
+    if (!this.#gzip.writableEnded) this.#gzip.destroy();
+    await this.#done.catch(() => undefined);
+    await rm(this.#path, { force: true });
+  }
+}

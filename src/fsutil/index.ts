@@ -1,0 +1,1 @@
+export { writeFileAtomic, fsyncDir } from './write-file-atomic.js';

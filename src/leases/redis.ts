@@ -1,0 +1,128 @@
+import type { Redis } from 'ioredis';
+import { LeaseBusyError, LeaseLostError } from '../errors/index.js';
+import type { Logger } from '../observability/index.js';
+import { formatToken, type Lease, type LeaseManager } from './lease.js';
+
+// Seeding the counter from the clock keeps tokens growing after Redis loses its data (FLUSHALL,
+// restart without persistence): a new token is then still larger than any token in storage.
+const ACQUIRE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
+return tostring(token)
+`;
+
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Lease keys for `prefix`; shared with the Redis checkpoint store, which fences on them. */
+export function leaseKey(prefix: string, source: string): string {
+  return `${prefix}:lease:${source}`;
+}
+
+export interface RedisLeaseOptions {
+  prefix: string;
+  ttlMs: number;
+  logger: Logger;
+}
+
+/** Leases held in Redis with a TTL, renewed every third of it while held. */
+export class RedisLeaseManager implements LeaseManager {
+  readonly #redis: Redis;
+  readonly #options: RedisLeaseOptions;
+
+  constructor(redis: Redis, options: RedisLeaseOptions) {
+    this.#redis = redis;
+    this.#options = options;
+  }
+
+  async acquire(source: string): Promise<Lease> {
+    const key = leaseKey(this.#options.prefix, source);
+    const seed = String(BigInt(Date.now()) * 1000n);
+    const raw = (await this.#redis.eval(ACQUIRE, 2, key, `${this.#options.prefix}:fence`, String(this.#options.ttlMs), seed)) as
+      | string
+      | null;
+    if (raw === null) throw new LeaseBusyError(source);
+    return new RedisLease(this.#redis, key, source, raw, this.#options);
+  }
+
+  async close(): Promise<void> {}
+}
+
+class RedisLease implements Lease {
+  readonly token: string;
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #released = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    readonly source: string,
+    private readonly raw: string,
+    private readonly options: RedisLeaseOptions,
+  ) {
+    this.token = formatToken(raw);
+    this.#timer = setInterval(() => void this.#renew(), Math.max(200, Math.floor(options.ttlMs / 3)));
+    this.#timer.unref();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#released || this.#controller.signal.aborted) return;
+    try {
+      const ok = await this.redis.eval(RENEW, 1, this.key, this.raw, String(this.options.ttlMs));
+      if (ok !== 1) this.#lose(undefined);
+    } catch (error) {
+      // A failed renewal is not yet a lost lease: the TTL may still be running. check() decides.
+      this.options.logger.warn({ source: this.source, err: error }, 'lease renewal failed');
+    }
+  }
+
+  #lose(cause: unknown): void {
+    if (this.#controller.signal.aborted) return;
+    clearInterval(this.#timer);
+    this.options.logger.warn({ source: this.source, token: this.token }, 'lease lost');
+    this.#controller.abort(new LeaseLostError(this.source, this.token, cause));
+  }
+
+  async check(): Promise<void> {
+    if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
+    let current: string | null;
+    try {
+      current = await this.redis.get(this.key);
+    } catch (cause) {
+      // Without an answer we cannot prove we still hold it, so we must not commit.
+      throw new LeaseLostError(this.source, this.token, cause);
+    }
+    if (current !== this.raw) {
+      this.#lose(undefined);
+      throw new LeaseLostError(this.source, this.token);
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    clearInterval(this.#timer);
+    try {
+      await this.redis.eval(RELEASE, 1, this.key, this.raw);
+    } catch (error) {
+      this.options.logger.warn({ source: this.source, err: error }, 'lease release failed; it expires by itself');
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { ManifestLedger } from './archive/index.js';
+import { FileCheckpointStore, RedisCheckpointStore, type CheckpointStore } from './checkpoints/index.js';
+import type { ArchiverConfig } from './config/index.js';
+import type { DrainDeps } from './drain/index.js';
+import { HttpClient, defaultRetryPolicy } from './http/index.js';
+import { FileLeaseManager, RedisLeaseManager, type LeaseManager } from './leases/index.js';
+import type { Logger } from './observability/index.js';
+import { LocalRateLimiter, RedisRateLimiter, type RateLimiter } from './ratelimit/index.js';
+import { createObjectStore, type ObjectStore } from './storage/index.js';
+import { VERSION } from './version.js';
+
+/** Everything opened for one process, with one `close()` that releases it all in order. */
+export interface Runtime {
+  config: ArchiverConfig;
+  deps: DrainDeps;
+  store: ObjectStore;
+  redis: Redis | undefined;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  /** Whether a Redis connection is required (worker) or only used when configured (run-once). */
+  needRedis: boolean;
+}
+
+/** Opens storage, checkpoints, leases, HTTP and rate limiting as the config says. */
+export async function openRuntime(config: ArchiverConfig, options: RuntimeOptions): Promise<Runtime> {
+  const { logger } = options;
+  const useRedis = options.needRedis || config.checkpoints.kind === 'redis';
+  let redis: Redis | undefined;
+  if (useRedis) {
+    if (!config.redis) throw new Error('redis is not configured');
+    redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: true });
+    redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis connection error'));
+    await redis.connect();
+  }
+  const store = createObjectStore(config.storage);
+  const checkpoints: CheckpointStore =
+    config.checkpoints.kind === 'redis' && redis
+      ? new RedisCheckpointStore(redis, config.redis!.prefix)
+      : new FileCheckpointStore(config.checkpoints.path);
+  const leases: LeaseManager = redis
+    ? new RedisLeaseManager(redis, { prefix: config.redis!.prefix, ttlMs: config.worker.leaseTtlMs, logger })
+    : new FileLeaseManager(config.checkpoints.path, { ttlMs: config.worker.leaseTtlMs, logger });
+  const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis, `${config.redis!.prefix}:rate`) : new LocalRateLimiter();
+  const http = new HttpClient({ timeoutMs: config.http.timeoutMs, maxBodyBytes: config.http.maxBodyBytes });
+  const ledger = new ManifestLedger(store, {
+    hmacKey: config.manifests.hmacKey,
+    logger,
+    retry: { maxAttempts: 40, baseDelayMs: 500, maxDelayMs: 15_000, maxElapsedMs: 15 * 60_000 },
+    writer: `log-archiver/${VERSION}`,
+  });
+  const deps: DrainDeps = {
+    ledger,
+    checkpoints,
+    leases,
+    http,
+    rateLimiter,
+    logger,
+    batch: config.batch,
+    spoolDir: process.env.LOG_ARCHIVER_SPOOL_DIR ?? join(tmpdir(), 'log-archiver-spool'),
+    providerRetry: { ...defaultRetryPolicy, maxAttempts: config.http.maxAttempts },
+  };
+  return {
+    config,
+    deps,
+    store,
+    redis,
+    async close() {
+      await rateLimiter.close();
+      await leases.close();
+      await checkpoints.close();
+      await http.close();
+      await store.close();
+      if (redis) await redis.quit().catch(() => redis?.disconnect());
+    },
+  };
+}
