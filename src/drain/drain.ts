@@ -146,9 +146,16 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       const page = next.value;
       result.pages += 1;
       if (page.records.length > 0) {
-        spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
         const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
-        await spool.write(lines, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
+        const lineBytes = Buffer.byteLength(lines);
+        // Pages are never split (a checkpoint exists only between pages), so a batch that this
+        // page would overflow is committed first; only a page larger than a batch by itself
+        // makes an object exceed the limits.
+        if (spool && (spool.records + page.records.length > deps.batch.maxRecords || spool.bytes + lineBytes > deps.batch.maxBytes)) {
+          await commit();
+        }
+        spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
+        await spool.write(lines, lineBytes, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
         saved = false;
       } else if (JSON.stringify(page.checkpoint) !== JSON.stringify(position)) {
         saved = false;

@@ -49,12 +49,12 @@ export class BatchSpool {
     return new BatchSpool(join(dir, `batch-${process.pid}-${randomBytes(6).toString('hex')}.spool`), gzipLevel);
   }
 
-  /** Appends rendered NDJSON lines for `count` records; waits when gzip is behind. */
-  async write(lines: string, count: number, firstId: string, lastId: string): Promise<void> {
+  /** Appends rendered NDJSON lines (`bytes` long, for `count` records); waits when gzip is behind. */
+  async write(lines: string, bytes: number, count: number, firstId: string, lastId: string): Promise<void> {
     if (this.#failed) throw this.#failed;
     if (count === 0) return;
     this.records += count;
-    this.bytes += Buffer.byteLength(lines);
+    this.bytes += bytes;
     this.firstId ??= firstId;
     this.lastId = lastId;
     if (!this.#gzip.write(lines)) {
