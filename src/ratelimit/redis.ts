@@ -1,0 +1,98 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { RateLimiter } from './rate-limiter.js';
+
+/**
+ * Sliding one-second window over a sorted set of grant timestamps (µs, from Redis `TIME`).
+ * Atomic in Redis, so any number of processes share one quota; the clock is the server's, so
+ * skew between worker hosts cannot let two of them both believe a slot is free.
+ *
+ * KEYS[1] the window; ARGV[1] limit; ARGV[2] window in µs; ARGV[3] a unique member.
+ * Returns { 1, now } when granted, { 0, waitMicros } when the caller must wait.
+ */
+const SCRIPT = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return { 1, now }
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return { 0, tonumber(oldest[2]) + window - now }
+`;
+const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+const WINDOW_MICROS = 1_000_000;
+
+export interface RedisRateLimiterOptions {
+  /**
+   * Upper bound of the random extra wait in ms when the window is full, so that waiting
+   * workers do not all retry in the same millisecond. @defaultValue 5
+   */
+  jitterMs?: number;
+}
+
+/**
+ * RateLimiter shared by every worker through Redis: together they never grant more than
+ * `limitPerSecond` calls in any one-second window (by the Redis server's clock).
+ *
+ * The ioredis client belongs to the caller: `close()` leaves it open.
+ */
+export class RedisRateLimiter implements RateLimiter {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #jitterMs: number;
+  readonly #instance = randomBytes(6).toString('hex');
+  #sequence = 0;
+
+  constructor(redis: Redis, keyPrefix: string, options: RedisRateLimiterOptions = {}) {
+    this.#redis = redis;
+    this.#prefix = keyPrefix;
+    this.#jitterMs = Math.max(0, options.jitterMs ?? 5);
+  }
+
+  async acquire(key: string, limitPerSecond: number, signal?: AbortSignal): Promise<void> {
+    await this.acquireAt(key, limitPerSecond, signal);
+  }
+
+  /** Like `acquire`, resolving to the grant time in ms on the Redis server's clock (for tests and metrics). */
+  async acquireAt(key: string, limitPerSecond: number, signal?: AbortSignal): Promise<number> {
+    if (!Number.isFinite(limitPerSecond) || limitPerSecond < 1) {
+      throw new RangeError(`limitPerSecond must be at least 1, got ${limitPerSecond}`);
+    }
+    const limit = Math.floor(limitPerSecond);
+    const redisKey = `${this.#prefix}:${key}`;
+    for (;;) {
+      signal?.throwIfAborted();
+      this.#sequence += 1;
+      const member = `${this.#instance}:${this.#sequence}`;
+      const [granted, value] = await this.#run(redisKey, limit, member);
+      if (granted === 1) return value / 1000;
+      const waitMs = Math.max(1, Math.ceil(value / 1000)) + Math.floor(Math.random() * (this.#jitterMs + 1));
+      await sleep(waitMs, undefined, signal ? { signal } : undefined);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  async #run(redisKey: string, limit: number, member: string): Promise<[number, number]> {
+    const args = [redisKey, String(limit), String(WINDOW_MICROS), member] as const;
+    let reply: unknown;
+    try {
+      reply = await this.#redis.evalsha(SCRIPT_SHA, 1, ...args);
+    } catch (error) {
+      // First use on this server, or after a SCRIPT FLUSH / restart: load it by sending it whole.
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      reply = await this.#redis.eval(SCRIPT, 1, ...args);
+    }
+    if (!Array.isArray(reply) || reply.length !== 2) {
+      throw new Error(`unexpected rate limiter reply from Redis: ${JSON.stringify(reply)}`);
+    }
+    return [Number(reply[0]), Number(reply[1])];
+  }
+}
