@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderValidationError } from '../src/errors/index.js';
+import { aliyunDataWorksDqScanLog as provider, type DataWorksDqScanLogCheckpoint } from '../src/providers/aliyun-dataworks-dq-scan-log.js';
+import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
+import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
+
+const FAULTS = ['throttle', 'server', 'reset', 'truncated', 'malformed', 'html', 'proto'] as const;
+
+let sim: DataWorksSimulator;
+let context: ProviderContext & { close(): Promise<void> };
+
+beforeEach(async () => {
+  sim = new DataWorksSimulator({ segmentBytes: 7 });
+  await sim.start();
+  context = harnessContext();
+});
+afterEach(async () => {
+  await sim.stop();
+  await context.close();
+});
+
+function sourceFor(runIds: number[]) {
+  return harnessSource(provider, sim.url, sim.credentials, { runIds });
+}
+
+describe('aliyun-dataworks-dq-scan-log', () => {
+  it('drains tiny segments with multibyte text, long lines and no trailing newline; grows; resumes from every page', async () => {
+    const longLine = `long:${'数据质量😀'.repeat(9)}:end`; // far longer than several 7-byte segments
+    sim.addRun(10001, `Running on Serverless_resource_group_xxxxx\nBegin to check rule ***\n中文日志行\n😀 emoji line\n${longLine}\n\nwindows\r\nline\r\n`);
+    sim.addRun(10002, 'first 数据\nunterminated tail 😀');
+    sim.addRun(10003, '');
+    const source = sourceFor([10001, 10002, 10003]);
+    sim.faults.setRandom(0.3, FAULTS);
+
+    const first = await readAllPages(provider, source, provider.initialCheckpoint(source.params, Date.now()), context);
+    expect(recordsOf(first)).toEqual(sim.expectedRecords());
+    expect(sim.faults.injected).toBeGreaterThan(0);
+    const long = recordsOf(first).find((r) => (r.record as { line: string }).line === longLine);
+    expect(long).toBeDefined();
+    // Offsets are UTF-8 bytes: the record's offset is the byte length of everything before it.
+    const log10001 = Buffer.from(`Running on Serverless_resource_group_xxxxx\nBegin to check rule ***\n中文日志行\n😀 emoji line\n`);
+    expect((long!.record as { offset: number }).offset).toBe(log10001.length);
+    expect(recordsOf(first).some((r) => (r.record as { line: string }).line === 'windows\r')).toBe(true);
+    // Resuming from any page's checkpoint gives exactly the remainder (the log has not changed since).
+    await expectResumeFromEveryPage(first, source);
+    sim.faults.setRandom(0.3, FAULTS);
+    const afterFirst = first.at(-1)!.checkpoint;
+    expect(afterFirst.offsets).toEqual({
+      '10001': Buffer.byteLength(`Running on Serverless_resource_group_xxxxx\nBegin to check rule ***\n中文日志行\n😀 emoji line\n${longLine}\n\nwindows\r\nline\r\n`),
+      '10002': Buffer.byteLength('first 数据\nunterminated tail 😀'),
+      '10003': 0,
+    });
+
+    // Grow: new lines, a continuation after the unterminated tail, and a first line for the empty run.
+    sim.appendLog(10001, 'appended 1\nappended 2 🚀\npartial');
+    sim.appendLog(10002, ' continued\nnext\n');
+    sim.appendLog(10003, 'now it has content 内容\n');
+    const second = await readAllPages(provider, source, afterFirst, context);
+    const all = [...recordsOf(first), ...recordsOf(second)];
+    expect(all).toEqual(sortLike(sim.expectedRecords(), all));
+    expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
+
+    // A poll with nothing new yields nothing and moves nothing.
+    const idle = await readAllPages(provider, source, second.at(-1)!.checkpoint, context);
+    expect(idle).toEqual([]);
+
+    // Resuming from any page's checkpoint of the second drain gives exactly the remainder.
+    await expectResumeFromEveryPage(second, source);
+  });
+
+  it('keeps a page to one segment plus a partial line', async () => {
+    const lines = Array.from({ length: 300 }, (_, i) => `line ${i} ${'é'.repeat(i % 7)}`);
+    sim.addRun(1, `${lines.join('\n')}\n`);
+    sim.setSegmentBytes(64);
+    const source = sourceFor([1]);
+    const pages = await readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context);
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords());
+    expect(pages.length).toBeGreaterThan(30);
+    for (const page of pages) {
+      const lineBytes = page.records.reduce((sum, r) => sum + Buffer.byteLength((r.record as { line: string }).line) + 1, 0);
+      expect(lineBytes).toBeLessThanOrEqual(64 * 2);
+    }
+  });
+
+  it('reads 512 KiB segments of a multi-megabyte log with the default segment size', async () => {
+    const big = new DataWorksSimulator();
+    await big.start();
+    try {
+      const text = Array.from({ length: 40_000 }, (_, i) => `${i} 检查规则 rule-${i} ✓ ${'x'.repeat(i % 50)}`).join('\n');
+      big.addRun(7, text);
+      const source = harnessSource(provider, big.url, big.credentials, { runIds: [7] });
+      const pages = await readAllPages(provider, source, { offsets: {} }, context);
+      const records = recordsOf(pages);
+      expect(records).toEqual(big.expectedRecords());
+      expect(records).toHaveLength(40_000);
+      expect(big.callTimes.length).toBe(Math.ceil(Buffer.byteLength(text) / (512 * 1024)));
+      expect(pages.at(-1)!.checkpoint).toEqual({ offsets: { '7': Buffer.byteLength(text) } });
+    } finally {
+      await big.stop();
+    }
+  });
+
+  it('an unknown run is a validation error, not retried', async () => {
+    const source = sourceFor([424242]);
+    await expect(readAllPages(provider, source, { offsets: {} }, context)).rejects.toBeInstanceOf(ProviderValidationError);
+    expect(sim.callTimes.length).toBe(1);
+  });
+
+  it('validates params by path and summarizes a checkpoint', () => {
+    const bad = provider.paramsSchema.safeParse({ runIds: ['x'] });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues[0]!.path).toEqual(['runIds', 0]);
+    expect(provider.paramsSchema.safeParse({ runIds: [] }).success).toBe(false);
+    expect(provider.defaultEndpoint({ runIds: [1], regionId: 'cn-shanghai' })).toBe('https://dataworks.cn-shanghai.aliyuncs.com');
+    const checkpoint: DataWorksDqScanLogCheckpoint = { offsets: { '10001': 512, '10002': 0 } };
+    expect(provider.summarize!(checkpoint).text).toContain('2 run(s)');
+  });
+});
+
+/** For each page, a drain from its checkpoint yields exactly the records of the pages after it. */
+async function expectResumeFromEveryPage(
+  pages: ProviderPage<DataWorksDqScanLogCheckpoint>[],
+  source: ReturnType<typeof sourceFor>,
+): Promise<void> {
+  sim.faults.clear();
+  for (let i = 0; i < pages.length; i += 1) {
+    const rest = await readAllPages(provider, source, pages[i]!.checkpoint, context);
+    expect(recordsOf(rest)).toEqual(recordsOf(pages.slice(i + 1)));
+  }
+}
+
+/** Expected records in the provider's order (run by run, as configured), for the grown log. */
+function sortLike<T extends { id: string }>(expected: T[], actual: { id: string }[]): T[] {
+  const order = new Map(actual.map((r, i) => [r.id, i]));
+  return [...expected].sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
+}
