@@ -2,12 +2,16 @@ import type { Provider } from './provider.js';
 import { aliyunDataWorksDqScanLog } from './aliyun-dataworks-dq-scan-log.js';
 import { aliyunOosExecutionLogs } from './aliyun-oos-execution-logs.js';
 import { aliyunSddpMaskingHistory } from './aliyun-sddp-masking-history.js';
+import { huaweiDataArtsAccessLogProvider } from './huawei-dataarts-accesslog.js';
+import { huaweiDwsAuditLogRecordsProvider } from './huawei-dws-audit-log-records.js';
 
 // One line per provider; the config schema and the drain look providers up here.
 const all: Provider<any, any, any>[] = [
   aliyunDataWorksDqScanLog,
   aliyunOosExecutionLogs,
   aliyunSddpMaskingHistory,
+  huaweiDataArtsAccessLogProvider,
+  huaweiDwsAuditLogRecordsProvider,
 ];
 
 export const providers: ReadonlyMap<string, Provider<unknown, unknown, unknown>> = new Map(

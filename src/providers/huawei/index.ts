@@ -1,0 +1,38 @@
+export { HuaweiClient, DEFAULT_THROTTLE_FLOOR_MS, type HuaweiClientOptions, type HuaweiCallResult } from './client.js';
+export {
+  huaweiCredentialsSchema,
+  huaweiAkSkCredentialsSchema,
+  huaweiTokenCredentialsSchema,
+  isAkSk,
+  secretsOf,
+  type HuaweiCredentials,
+  type HuaweiAkSkCredentials,
+  type HuaweiTokenCredentials,
+} from './credentials.js';
+export { huaweiEndpoint, type HuaweiService } from './endpoints.js';
+export {
+  mapHuaweiError,
+  huaweiErrorBodyOf,
+  huaweiErrorBodySchema,
+  retryAfterMs,
+  HUAWEI_AUTH_CODES,
+  HUAWEI_THROTTLE_CODE,
+  type HuaweiErrorBody,
+} from './error-mapping.js';
+export {
+  signRequest,
+  computeSignature,
+  canonicalRequest,
+  encodeQuery,
+  queryFromSearchParams,
+  parseAuthorization,
+  formatSdkDate,
+  parseSdkDate,
+  huaweiUrlEncode,
+  SIGNING_ALGORITHM,
+  EMPTY_BODY_SHA256,
+  type AkSkCredentials,
+  type SigningInput,
+  type RequestToSign,
+  type SignOptions,
+} from './signer.js';
