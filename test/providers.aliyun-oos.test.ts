@@ -1,0 +1,132 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderValidationError } from '../src/errors/index.js';
+import { aliyunOosExecutionLogs as provider, type OosExecutionLogsCheckpoint } from '../src/providers/aliyun-oos-execution-logs.js';
+import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
+import { OosSimulator } from '../src/simulators/aliyun-oos.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
+
+const FAULTS = ['throttle', 'server', 'reset', 'truncated', 'malformed', 'html', 'proto', 'oversize'] as const;
+
+let sim: OosSimulator;
+let context: ProviderContext & { close(): Promise<void> };
+
+beforeEach(async () => {
+  sim = new OosSimulator();
+  await sim.start();
+  context = harnessContext();
+});
+afterEach(async () => {
+  await sim.stop();
+  await context.close();
+});
+
+function sourceFor(executionIds: string[], extra: Record<string, unknown> = {}) {
+  return harnessSource(provider, sim.url, sim.credentials, { regionId: 'cn-hangzhou', executionIds, ...extra });
+}
+
+function entries(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix} ${i} — 任务 ${i} completed`);
+}
+
+/** Records across several drains, in one canonical order, duplicates kept (so a repeat fails). */
+function byId<T extends { id: string }>(records: T[]): T[] {
+  return [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+async function expectResumeFromEveryPage(pages: ProviderPage<OosExecutionLogsCheckpoint>[], source: ReturnType<typeof sourceFor>): Promise<void> {
+  for (let i = 0; i < pages.length; i += 1) {
+    const rest = await readAllPages(provider, source, pages[i]!.checkpoint, context);
+    expect(recordsOf(rest)).toEqual(recordsOf(pages.slice(i + 1)));
+  }
+}
+
+describe('aliyun-oos-execution-logs', () => {
+  it('drains with faults, picks up appended entries without repeats, survives expired tokens, resumes from every page', async () => {
+    for (const id of ['exec-a', 'exec-b', 'exec-c']) sim.addExecution(id);
+    sim.appendLogs('exec-a', entries('a', 120));
+    sim.appendLogs('exec-b', entries('b', 7));
+    const source = sourceFor(['exec-a', 'exec-b', 'exec-c']);
+    sim.faults.setRandom(0.3, FAULTS);
+
+    const first = await readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context);
+    expect(recordsOf(first)).toEqual(sim.expectedRecords());
+    expect(sim.faults.injected).toBeGreaterThan(0);
+    const cp1 = first.at(-1)!.checkpoint;
+    expect(cp1.executions['exec-a']).toMatchObject({ archived: 120, tokenIndex: 100 });
+    expect(cp1.executions['exec-a']!.token).toBeDefined();
+    expect(cp1.executions['exec-b']).toEqual({ archived: 7, tokenIndex: 0 });
+    expect(cp1.executions['exec-c']).toEqual({ archived: 0, tokenIndex: 0 });
+
+    sim.faults.clear();
+    await expectResumeFromEveryPage(first, source);
+    sim.faults.setRandom(0.3, FAULTS);
+
+    // Running executions grow: the last, partly full page is re-read from its token and skipped.
+    sim.appendLogs('exec-a', entries('a2', 45));
+    sim.appendLogs('exec-b', entries('b2', 3));
+    sim.appendLogs('exec-c', entries('c', 5));
+    const second = await readAllPages(provider, source, cp1, context);
+    let all = [...recordsOf(first), ...recordsOf(second)];
+    expect(byId(all)).toEqual(byId(sim.expectedRecords()));
+    expect(sim.refusedTokens).toBe(0);
+
+    // Tokens expire: the provider lists again from the start and skips what is archived.
+    sim.expireTokens();
+    sim.appendLogs('exec-a', entries('a3', 10));
+    const third = await readAllPages(provider, source, second.at(-1)!.checkpoint, context);
+    all = [...all, ...recordsOf(third)];
+    expect(byId(all)).toEqual(byId(sim.expectedRecords()));
+    expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
+    expect(sim.refusedTokens).toBeGreaterThan(0);
+
+    sim.faults.clear();
+    await expectResumeFromEveryPage(third, source);
+    // Caught up: nothing new, nothing yielded.
+    expect(await readAllPages(provider, source, third.at(-1)!.checkpoint, context)).toEqual([]);
+  });
+
+  it('handles a last page that is exactly full, then growth past it', async () => {
+    sim.addExecution('exec-full');
+    sim.appendLogs('exec-full', entries('f', 100));
+    const source = sourceFor(['exec-full'], { maxResults: 50 });
+    const first = await readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context);
+    expect(recordsOf(first)).toEqual(sim.expectedRecords());
+    sim.appendLogs('exec-full', entries('g', 1));
+    const second = await readAllPages(provider, source, first.at(-1)!.checkpoint, context);
+    expect(recordsOf(second).map((r) => r.id)).toEqual(['exec-full:100']);
+    // The token shortcut: a caught-up poll costs one call (the last page), not a full re-listing.
+    const before = sim.callTimes.length;
+    expect(await readAllPages(provider, source, second.at(-1)!.checkpoint, context)).toEqual([]);
+    expect(sim.callTimes.length - before).toBe(1);
+    expect(byId([...recordsOf(first), ...recordsOf(second)])).toEqual(byId(sim.expectedRecords()));
+  });
+
+  it('applies TaskExecutionId and LogType filters; ids count within the filtered list', async () => {
+    sim.addExecution('exec-f');
+    sim.appendLogs('exec-f', [
+      { Message: 'start', LogType: 'System' },
+      { Message: 'task log', LogType: 'Task', TaskExecutionId: 'exec-f.t0010' },
+      { Message: 'end', LogType: 'System' },
+      { Message: 'task log 2', LogType: 'Task', TaskExecutionId: 'exec-f.t0010' },
+    ]);
+    const source = sourceFor(['exec-f'], { logType: 'Task', maxResults: 1 });
+    const pages = await readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context);
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords({ logType: 'Task' }));
+    expect(recordsOf(pages).map((r) => r.id)).toEqual(['exec-f:0', 'exec-f:1']);
+  });
+
+  it('an unknown execution is a validation error, not retried', async () => {
+    const source = sourceFor(['exec-nope']);
+    await expect(readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context)).rejects.toBeInstanceOf(ProviderValidationError);
+    expect(sim.callTimes.length).toBe(1);
+  });
+
+  it('validates params and checkpoints', () => {
+    expect(provider.paramsSchema.safeParse({ regionId: 'cn-hangzhou', executionIds: [] }).success).toBe(false);
+    expect(provider.paramsSchema.safeParse({ regionId: 'cn-hangzhou', executionIds: ['e'], maxResults: 101 }).success).toBe(false);
+    expect(provider.paramsSchema.parse({ regionId: 'cn-hangzhou', executionIds: ['e'] }).maxResults).toBe(50);
+    expect(provider.checkpointSchema.safeParse({ executions: { e: { archived: 1, tokenIndex: 5 } } }).success).toBe(false);
+    expect(provider.defaultEndpoint({ regionId: 'cn-hangzhou', executionIds: ['e'], maxResults: 50 })).toBe('https://oos.cn-hangzhou.aliyuncs.com');
+    expect(provider.summarize!({ executions: { e: { archived: 3, tokenIndex: 0 } } }).text).toContain('3 log entries');
+  });
+});
