@@ -224,7 +224,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
     } catch (error) {
-      if (isNotFound(error) && !isBucketMissing(error)) return;
+      if (isNotFound(error)) return;
       throw this.#mapError(error, 'DeleteObject', key);
     }
   }
@@ -309,7 +309,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
     } catch (error) {
-      if (isNotFound(error) && !isBucketMissing(error)) return;
+      if (isNotFound(error)) return;
       throw this.#mapError(error, 'HeadObject', key);
     }
     throw new ObjectExistsError(key);
@@ -338,7 +338,9 @@ function facts(error: unknown): ErrorFacts {
   return { name, code, status, message };
 }
 
+/** The key (or upload) is absent. A missing bucket is also a 404 but a configuration error. */
 function isNotFound(error: unknown): boolean {
+  if (isBucketMissing(error)) return false;
   const f = facts(error);
   return f.status === 404 || ['NoSuchKey', 'NotFound', 'NoSuchUpload'].includes(f.name) || f.code === 'NoSuchKey';
 }
