@@ -268,14 +268,16 @@ const extensions = async (ctx, next) => {
   }
   // In-flight creates count as existing, so two concurrent create-only writes cannot both win.
   const id = `${bucket}/${key}`;
-  if (inFlightCreates.has(id) || (await store.existsObject(bucket, key))) {
-    // Like S3, a refused CompleteMultipartUpload keeps the upload; the client must abort it.
-    throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+  const refuse = () =>
+    new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
       Condition: 'If-None-Match',
     });
-  }
+  // Claim the key synchronously, before any await, so concurrent creates cannot interleave.
+  if (inFlightCreates.has(id)) throw refuse();
   inFlightCreates.add(id);
   try {
+    // Like S3, a refused CompleteMultipartUpload keeps the upload; the client must abort it.
+    if (await store.existsObject(bucket, key)) throw refuse();
     await next();
   } finally {
     inFlightCreates.delete(id);
