@@ -31,7 +31,8 @@ export interface SddpSimulatorOptions extends AliyunSimulatorOptions {
   limitPerSecond?: number;
   /**
    * Slack in ms taken off the one-second window, for the jitter between a client's limiter
-   * granting a call and the call arriving here. @defaultValue 15
+   * granting a call and the call arriving here (a busy event loop or GC pause delays a send by
+   * tens of ms). @defaultValue 50
    */
   throttleToleranceMs?: number;
 }
@@ -65,7 +66,7 @@ export class SddpSimulator implements AliyunSimulatorShell {
 
   constructor(options: SddpSimulatorOptions = {}) {
     this.#limit = options.limitPerSecond ?? 10;
-    this.#toleranceMs = options.throttleToleranceMs ?? 15;
+    this.#toleranceMs = options.throttleToleranceMs ?? 50;
     this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.sddp, { DescribeDataMaskingRunHistory: (call) => this.#describe(call) }, options);
   }
 

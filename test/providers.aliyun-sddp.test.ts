@@ -1,0 +1,192 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProviderResponseError } from '../src/errors/index.js';
+import {
+  aliyunSddpMaskingHistory as provider,
+  sddpRateLimitKey,
+  type SddpMaskingHistoryCheckpoint,
+} from '../src/providers/aliyun-sddp-masking-history.js';
+import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
+import { LocalRateLimiter, type RateLimiter } from '../src/ratelimit/index.js';
+import { SddpSimulator } from '../src/simulators/aliyun-sddp.js';
+import { HttpSimulator } from '../src/simulators/http-simulator.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
+
+const FAULTS = ['throttle', 'server', 'reset', 'truncated', 'malformed', 'html', 'proto'] as const;
+const T0 = Date.UTC(2026, 0, 1);
+const MIN = 60_000;
+const SETTLE_S = 300;
+
+/** A limiter that never waits: stands in for a client that ignores the quota. */
+const noLimit: RateLimiter = { acquire: async () => {}, close: async () => {} };
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function setup(options: ConstructorParameters<typeof SddpSimulator>[0] = {}, rateLimiter?: RateLimiter, closedWindows = 20) {
+  const sim = new SddpSimulator(options);
+  await sim.start();
+  let now = T0 + closedWindows * MIN + SETTLE_S * 1000;
+  const context: ProviderContext & { close(): Promise<void> } = harnessContext({
+    now: () => now,
+    ...(rateLimiter ? { rateLimiter } : {}),
+  });
+  cleanups.push(() => sim.stop(), () => context.close());
+  const source = (id = 'masking-history') =>
+    harnessSource(provider, sim.url, sim.credentials, { startTime: new Date(T0).toISOString(), pageSize: 10, windowSeconds: 60, settleSeconds: SETTLE_S }, id);
+  return { sim, context, source, advance: (ms: number) => (now += ms), nowMs: () => now };
+}
+
+/** Items on both sides of window boundaries, plus enough in a few windows to need several pages. */
+function seed(sim: SddpSimulator, fromWindow: number, toWindow: number): void {
+  if (fromWindow === 0) sim.addRun({ StartTime: T0 - 1 }); // before startTime: never archived
+  for (let w = fromWindow; w < toWindow; w += 1) {
+    const start = T0 + w * MIN;
+    if (w % 3 === 0) sim.addRun({ StartTime: start }); // exactly on the window's start
+    if (w % 4 === 1) sim.addRun({ StartTime: start + MIN - 1 }); // last ms of the window
+    if (w % 5 === 2) for (let i = 0; i < 23; i += 1) sim.addRun({ StartTime: start + 1000 * i, Status: i % 5 });
+  }
+  sim.addRun({ StartTime: T0 + toWindow * MIN }); // on the first not-yet-closed window's start
+}
+
+/** Every one-second span of arrivals holds at most `limit` calls (allowing the simulator's jitter slack). */
+function maxCallsPerSecond(times: readonly number[], toleranceMs = 50): number {
+  let max = 0;
+  for (let i = 0; i < times.length; i += 1) {
+    let n = 0;
+    for (let j = i; j < times.length && times[j]! - times[i]! < 1000 - toleranceMs; j += 1) n += 1;
+    max = Math.max(max, n);
+  }
+  return max;
+}
+
+function byId<T extends { id: string }>(records: T[]): T[] {
+  return [...records].sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+describe('aliyun-sddp-masking-history', () => {
+  it('archives closed windows once (boundary items included), grows, and never exceeds 10 calls/s', async () => {
+    const { sim, context, source, advance, nowMs } = await setup({}, new LocalRateLimiter());
+    seed(sim, 0, 20);
+    sim.faults.setRandom(0.2, FAULTS);
+    const src = source();
+
+    const first = await readAllPages(provider, src, provider.initialCheckpoint(src.params, nowMs()), context);
+    const cp1 = first.at(-1)!.checkpoint;
+    expect(cp1).toEqual({ windowStart: T0 + 20 * MIN });
+    expect(recordsOf(first)).toEqual(sim.expectedRecords({ from: T0, until: cp1.windowStart, windowMs: MIN }));
+    expect(recordsOf(first).some((r) => (r.record as { StartTime: number }).StartTime === T0 + 3 * MIN)).toBe(true);
+
+    // Time passes: ten more windows close; new items land in them and on the old boundary.
+    seed(sim, 20, 30);
+    advance(10 * MIN);
+    const second = await readAllPages(provider, src, cp1, context);
+    const cp2 = second.at(-1)!.checkpoint;
+    expect(cp2).toEqual({ windowStart: T0 + 30 * MIN });
+    const all = [...recordsOf(first), ...recordsOf(second)];
+    expect(byId(all)).toEqual(byId(sim.expectedRecords({ from: T0, until: cp2.windowStart, windowMs: MIN })));
+    expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
+
+    // Nothing closed since: nothing to do.
+    expect(await readAllPages(provider, src, cp2, context)).toEqual([]);
+
+    expect(sim.faults.injected).toBeGreaterThan(0);
+    expect(sim.throttled).toBe(0);
+    expect(maxCallsPerSecond(sim.callTimes)).toBeLessThanOrEqual(10);
+  });
+
+  it('holds 10 calls/s across two concurrent drains sharing one limiter and AccessKey', async () => {
+    const limiter = new LocalRateLimiter();
+    const { sim, source, nowMs } = await setup({}, limiter, 8);
+    seed(sim, 0, 8);
+    const a = source('masking-a');
+    const b = source('masking-b');
+    const ctxA = harnessContext({ rateLimiter: limiter, now: nowMs });
+    const ctxB = harnessContext({ rateLimiter: limiter, now: nowMs });
+    cleanups.push(() => ctxA.close(), () => ctxB.close());
+    const [pa, pb] = await Promise.all([
+      readAllPages(provider, a, provider.initialCheckpoint(a.params, 0), ctxA),
+      readAllPages(provider, b, provider.initialCheckpoint(b.params, 0), ctxB),
+    ]);
+    expect(recordsOf(pa)).toEqual(recordsOf(pb));
+    expect(sim.callTimes.length).toBeGreaterThan(15);
+    expect(sim.throttled).toBe(0);
+    expect(maxCallsPerSecond(sim.callTimes)).toBeLessThanOrEqual(10);
+  });
+
+  it('a client ignoring the quota is throttled (Throttling.User) and still archives correctly after retries', async () => {
+    const { sim, context, source } = await setup({ limitPerSecond: 4, throttleToleranceMs: 900 }, noLimit);
+    seed(sim, 0, 8);
+    const src = source();
+    const pages = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    expect(sim.throttled).toBeGreaterThan(0);
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords({ from: T0, until: T0 + 20 * MIN, windowMs: MIN }));
+  });
+
+  it('resuming from every page checkpoint gives exactly the remainder', async () => {
+    const { sim, context, source } = await setup({ limitPerSecond: 100_000 }, noLimit);
+    seed(sim, 0, 20);
+    const src = source();
+    const pages: ProviderPage<SddpMaskingHistoryCheckpoint>[] = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    expect(pages.length).toBeGreaterThan(5);
+    for (let i = 0; i < pages.length; i += 1) {
+      const rest = await readAllPages(provider, src, pages[i]!.checkpoint, context);
+      expect(recordsOf(rest)).toEqual(recordsOf(pages.slice(i + 1)));
+    }
+  });
+
+  it('folds empty windows into few pages while catching up', async () => {
+    const { sim, context, source, advance } = await setup({ limitPerSecond: 100_000 }, noLimit);
+    advance(230 * MIN);
+    sim.addRun({ StartTime: T0 + 150 * MIN + 5 });
+    const src = source();
+    const pages = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    expect(pages.map((p) => p.records.length)).toEqual([0, 1, 0]);
+    expect(pages.map((p) => p.checkpoint.windowStart)).toEqual([T0 + 100 * MIN, T0 + 151 * MIN, T0 + 250 * MIN]);
+  });
+
+  it('refuses a window whose items do not add up to TotalCount (retryable), never archiving half of it', async () => {
+    // A server that claims 3 items but serves 2: paging stops short of TotalCount.
+    const liar = new HttpSimulator({
+      handler: (request) => ({
+        status: 200,
+        body: {
+          RequestId: 'LIAR',
+          CurrentPage: Number(request.query.get('CurrentPage')),
+          PageSize: 100,
+          TotalCount: 3,
+          Items: request.query.get('CurrentPage') === '1' ? [{ Id: 1, StartTime: T0 + 1 }, { Id: 2, StartTime: T0 + 2 }] : [],
+        },
+      }),
+      renderError: () => ({ status: 503, body: {} }),
+    });
+    await liar.start();
+    const context = harnessContext({ now: () => T0 + 2 * MIN, rateLimiter: noLimit, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1000 } });
+    cleanups.push(() => liar.stop(), () => context.close());
+    const src = harnessSource(provider, liar.url, { accessKeyId: 'a', accessKeySecret: 'b' }, { startTime: T0, windowSeconds: 60, settleSeconds: 0 });
+    const pages: ProviderPage<SddpMaskingHistoryCheckpoint>[] = [];
+    const error = await (async () => {
+      try {
+        for await (const page of provider.pages(src, { windowStart: T0 }, context)) pages.push(page);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ProviderResponseError);
+    expect((error as ProviderResponseError).retryable).toBe(true);
+    expect(pages).toEqual([]);
+  });
+
+  it('validates params, rate-limit key hides the AccessKey ID, default endpoint', () => {
+    expect(provider.paramsSchema.safeParse({ startTime: 'yesterday' }).success).toBe(false);
+    const p = provider.paramsSchema.parse({ startTime: '2026-01-01T00:00:00Z' });
+    expect(p).toMatchObject({ pageSize: 100, settleSeconds: 3600, windowSeconds: 3600 });
+    expect(provider.initialCheckpoint(p, 0)).toEqual({ windowStart: T0 });
+    expect(provider.defaultEndpoint(p)).toBe('https://sddp.cn-zhangjiakou.aliyuncs.com');
+    expect(sddpRateLimitKey('LTAI5tSecretish')).toMatch(/^sddp:[0-9a-f]{16}$/);
+    expect(sddpRateLimitKey('LTAI5tSecretish')).not.toContain('LTAI');
+    expect(provider.summarize!({ windowStart: T0 }).text).toContain('2026-01-01T00:00:00.000Z');
+  });
+});
