@@ -185,7 +185,7 @@ describe('HuaweiClient', () => {
     expect(withHeader.retryable).toBe(true);
   });
 
-  it.each(['html', 'truncated', 'malformed', 'oversize', 'proto', 'server', 'reset'] satisfies FaultKind[])(
+  it.each(['html', 'truncated', 'malformed', 'oversize', 'proto', 'server', 'reset', 'timeout'] satisfies FaultKind[])(
     '%s: retried, then succeeds',
     async (fault) => {
       sim.faults.enqueue(fault, 2);
