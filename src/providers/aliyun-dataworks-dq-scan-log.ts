@@ -103,31 +103,34 @@ async function* readRuns(
         );
       }
       fetchAt += logBytes;
-      let text = partial + log;
-      let cut = text.indexOf('\n');
+      const text = partial + log;
+      // Search only the new text: a long carried line must not be rescanned on every segment.
+      const first = log.indexOf('\n');
+      let cut = first === -1 ? -1 : partial.length + first;
+      let from = 0;
       while (cut !== -1) {
-        const line = text.slice(0, cut);
+        const line = text.slice(from, cut);
         records.push(lineRecord(runId, lineStart, line));
         lineStart += Buffer.byteLength(line, 'utf8') + 1;
-        text = text.slice(cut + 1);
-        cut = text.indexOf('\n');
+        from = cut + 1;
+        cut = text.indexOf('\n', from);
       }
-      partial = text;
+      partial = text.slice(from);
       if (next === -1) {
         if (partial !== '') {
           records.push(lineRecord(runId, lineStart, partial));
           lineStart += Buffer.byteLength(partial, 'utf8');
           partial = '';
         }
-      } else if (next === fetchAt - logBytes && logBytes === 0) {
+      } else if (logBytes === 0) {
+        // Not the end, yet no bytes: asking again from the same offset would loop forever.
         throw new ProviderResponseError(`source ${source.id}: run ${runId} returned an empty segment at byte ${fetchAt} without ending`, {
           source: source.id,
           provider: source.provider,
           requestId,
         });
       }
-      const moved = lineStart !== (offsets[key] ?? 0);
-      if (records.length > 0 || (next === -1 && moved)) {
+      if (records.length > 0) {
         offsets[key] = lineStart;
         yield { records, checkpoint: { offsets: { ...offsets } }, requestIds, bytes };
         records = [];

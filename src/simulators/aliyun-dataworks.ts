@@ -9,7 +9,9 @@ export interface DataWorksSimulatorOptions extends AliyunSimulatorOptions {
 }
 
 interface Run {
-  log: Buffer;
+  /** Backing store with spare capacity, so appends are amortised O(appended) not O(log). */
+  store: Buffer;
+  length: number;
   /**
    * Ends of log at which the simulator answered NextOffset -1 while the log had no trailing
    * newline: a correct client archived the unterminated tail as a line there, so text appended
@@ -71,36 +73,53 @@ export class DataWorksSimulator implements AliyunSimulatorShell {
   /** Creates run `id` with an initial log. */
   addRun(id: number, text = ''): void {
     if (this.#runs.has(id)) throw new Error(`run ${id} exists`);
-    this.#runs.set(id, { log: Buffer.from(text, 'utf8'), forcedBreaks: new Set() });
+    const initial = Buffer.from(text, 'utf8');
+    this.#runs.set(id, { store: initial, length: initial.length, forcedBreaks: new Set() });
   }
 
   /** Appends text to a running run's log. */
   appendLog(id: number, text: string): void {
     const run = this.#runs.get(id);
     if (!run) throw new Error(`no run ${id}`);
-    run.log = Buffer.concat([run.log, Buffer.from(text, 'utf8')]);
+    const added = Buffer.from(text, 'utf8');
+    if (run.length + added.length > run.store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(run.length + added.length, run.store.length * 2, 4096));
+      run.store.copy(grown, 0, 0, run.length);
+      run.store = grown;
+    }
+    added.copy(run.store, run.length);
+    run.length += added.length;
   }
 
   /** Every line of every run, as a correct archive holds it (ids `${runId}:${byteOffset}`). */
   expectedRecords(): DataWorksExpectedRecord[] {
     const out: DataWorksExpectedRecord[] = [];
     for (const [runId, run] of this.#runs) {
+      const log = run.store.subarray(0, run.length);
+      const breaks = [...run.forcedBreaks].sort((a, b) => a - b);
       let start = 0;
+      let nextBreak = 0;
       const push = (end: number): void => {
-        const record = { offset: start, line: run.log.subarray(start, end).toString('utf8') };
+        const record = { offset: start, line: log.subarray(start, end).toString('utf8') };
         out.push({ id: `${runId}:${start}`, context: { runId }, record });
       };
-      for (let i = 0; i <= run.log.length; i += 1) {
-        if (i > start && run.forcedBreaks.has(i)) {
-          push(i);
-          start = i;
+      for (;;) {
+        const newline = log.indexOf(0x0a, start);
+        const lineEnd = newline === -1 ? log.length : newline;
+        // A forced break inside this line (a tail archived at NextOffset -1 before more text came).
+        while (nextBreak < breaks.length && breaks[nextBreak]! <= start) nextBreak += 1;
+        if (nextBreak < breaks.length && breaks[nextBreak]! <= lineEnd) {
+          push(breaks[nextBreak]!);
+          start = breaks[nextBreak]!;
+          nextBreak += 1;
+          continue;
         }
-        if (i < run.log.length && run.log[i] === 0x0a) {
-          push(i);
-          start = i + 1;
-        } else if (i === run.log.length && i > start) {
-          push(i);
+        if (newline === -1) {
+          if (start < log.length) push(log.length);
+          break;
         }
+        push(newline);
+        start = newline + 1;
       }
     }
     return out;
@@ -112,7 +131,7 @@ export class DataWorksSimulator implements AliyunSimulatorShell {
     if (id === undefined || Number.isNaN(id)) return aliyunError(400, 'InvalidParameter', 'The parameter Id is required and must be an integer.', call.requestId);
     const run = this.#runs.get(id);
     if (!run) return aliyunError(404, 'EntityNotExists.DataQualityScanRun', `The data quality scan run ${id} does not exist.`, call.requestId);
-    const log = run.log;
+    const log = run.store.subarray(0, run.length);
     if (Number.isNaN(offset) || offset < 0 || offset > log.length || isContinuationByte(log, offset)) {
       return aliyunError(400, 'InvalidParameter.Offset', `The parameter Offset ${call.params.get('Offset')} is invalid.`, call.requestId);
     }
