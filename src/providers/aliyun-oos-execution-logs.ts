@@ -49,6 +49,8 @@ const responseSchema = z
   .passthrough();
 
 const ACTION = 'ListExecutionLogs';
+/** Refused tokens tolerated per execution and drain before the refusal is reported. */
+const MAX_TOKEN_REFUSALS = 3;
 
 /** True when the error is OOS refusing a NextToken (expired or unknown), not a real bad request. */
 function isRefusedToken(error: unknown): boolean {
@@ -97,6 +99,7 @@ async function* readExecutions(
     let token = start.token;
     let position = token ? start.tokenIndex : 0;
     let lastYielded: ExecutionState = start;
+    let refusals = 0;
     for (;;) {
       let result;
       try {
@@ -109,7 +112,9 @@ async function* readExecutions(
           NextToken: token,
         });
       } catch (error) {
-        if (token === undefined || !isRefusedToken(error)) throw error;
+        // A token minted moments ago being refused again and again is not expiry: give up.
+        if (token === undefined || !isRefusedToken(error) || refusals >= MAX_TOKEN_REFUSALS) throw error;
+        refusals += 1;
         context.logger.info({ source: source.id, executionId, archived }, 'NextToken refused; listing again from the start');
         token = undefined;
         position = 0;
