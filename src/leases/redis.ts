@@ -8,9 +8,10 @@ import { formatToken, type Lease, type LeaseManager } from './lease.js';
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
-local token = redis.call('INCR', KEYS[2])
+-- %d, not tostring: Lua would print a 16-digit token in exponent notation.
+local token = string.format('%d', redis.call('INCR', KEYS[2]))
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
-return tostring(token)
+return token
 `;
 
 const RENEW = `
