@@ -79,6 +79,25 @@ function describeIssue(issue: z.ZodIssue): string {
   return issue.message;
 }
 
+/**
+ * Credentials of a source that names none, from the variables the clouds' own SDKs read
+ * (Alibaba's default credential chain, Huawei's SDK environment), so that one key pair in the
+ * environment serves every source of that cloud.
+ */
+function credentialsFromEnv(cloud: 'aliyun' | 'huawei', env: NodeJS.ProcessEnv): Record<string, string> {
+  const pick = (entries: Record<string, string | undefined>): Record<string, string> =>
+    Object.fromEntries(Object.entries(entries).filter((e): e is [string, string] => Boolean(e[1])));
+  if (cloud === 'aliyun') {
+    return pick({
+      accessKeyId: env.ALIBABA_CLOUD_ACCESS_KEY_ID,
+      accessKeySecret: env.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+      securityToken: env.ALIBABA_CLOUD_SECURITY_TOKEN,
+    });
+  }
+  if (env.HUAWEICLOUD_SDK_TOKEN) return { token: env.HUAWEICLOUD_SDK_TOKEN };
+  return pick({ ak: env.HUAWEICLOUD_SDK_AK, sk: env.HUAWEICLOUD_SDK_SK, securityToken: env.HUAWEICLOUD_SDK_SECURITY_TOKEN });
+}
+
 function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): ArchiverConfig | undefined {
   const top = topSchema.safeParse(raw ?? {});
   if (!top.success) {
@@ -93,30 +112,41 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
   const seen = new Map<string, number>();
   const httpTimeout = top.success ? top.data.http.timeout : 30_000;
   rawSources.forEach((candidate, index) => {
+    // Every check runs even when an earlier one failed, so one pass lists every problem.
     const base = sourceBaseSchema.safeParse(candidate);
-    if (!base.success) {
-      pushZod(issues, base.error, ['sources', index]);
-      return;
+    if (!base.success) pushZod(issues, base.error, ['sources', index]);
+    const raw = (candidate ?? {}) as Record<string, unknown>;
+    const id = typeof raw.id === 'string' ? raw.id : undefined;
+    if (id !== undefined) {
+      const previous = seen.get(id);
+      if (previous !== undefined) {
+        issues.push({ path: formatPath(['sources', index, 'id']), message: `duplicate id ${id} (also sources[${previous}])` });
+      } else {
+        seen.set(id, index);
+      }
     }
-    const source = base.data;
-    const previous = seen.get(source.id);
-    if (previous !== undefined) {
-      issues.push({ path: formatPath(['sources', index, 'id']), message: `duplicate id ${source.id} (also sources[${previous}])` });
-    }
-    seen.set(source.id, index);
-    const provider = providers.get(source.provider);
-    if (!provider) {
+    const provider = typeof raw.provider === 'string' ? providers.get(raw.provider) : undefined;
+    if (typeof raw.provider === 'string' && !provider) {
       issues.push({
         path: formatPath(['sources', index, 'provider']),
-        message: `unknown provider ${JSON.stringify(source.provider)}; expected one of ${providerIds.join(', ')}`,
+        message: `unknown provider ${JSON.stringify(raw.provider)}; expected one of ${providerIds.join(', ')}`,
       });
-      return;
     }
-    const params = provider.paramsSchema.safeParse(source.params ?? {});
+    if (!provider) return;
+    const params = provider.paramsSchema.safeParse(raw.params ?? {});
     if (!params.success) pushZod(issues, params.error, ['sources', index, 'params']);
-    const credentials = provider.credentialsSchema.safeParse(source.credentials);
-    if (!credentials.success) pushZod(issues, credentials.error, ['sources', index, 'credentials']);
-    if (!params.success || !credentials.success) return;
+    const fromEnv = raw.credentials === undefined ? credentialsFromEnv(provider.cloud, env) : undefined;
+    const credentials = provider.credentialsSchema.safeParse(raw.credentials ?? fromEnv);
+    if (!credentials.success) {
+      if (fromEnv && Object.keys(fromEnv).length === 0) {
+        const vars = provider.cloud === 'aliyun' ? 'ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET' : 'HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HUAWEICLOUD_SDK_TOKEN)';
+        issues.push({ path: formatPath(['sources', index, 'credentials']), message: `required: set credentials, or ${vars} in the environment` });
+      } else {
+        pushZod(issues, credentials.error, ['sources', index, 'credentials']);
+      }
+    }
+    if (!base.success || !params.success || !credentials.success) return;
+    const source = base.data;
     const endpoint = source.endpoint ?? provider.defaultEndpoint(params.data);
     if (!endpoint) {
       issues.push({ path: formatPath(['sources', index, 'endpoint']), message: 'required: set endpoint, or a region in params' });
