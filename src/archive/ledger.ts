@@ -1,4 +1,5 @@
 import { ArchiverError, StorageError } from '../errors/index.js';
+import { failpoint, failpointDuring } from '../failpoints.js';
 import { withRetry, type RetryPolicy } from '../http/index.js';
 import type { HeadRef, SourceState } from '../checkpoints/index.js';
 import type { Lease } from '../leases/index.js';
@@ -95,7 +96,7 @@ export class ManifestLedger {
         await this.#removeCandidate(loser, removed);
       }
     } else {
-      head = await this.#anchor(source, groups);
+      head = await this.#anchor(source, groups, removed);
     }
     head = await this.#rollForward(source, head, groups, removed);
     await this.#cleanIntents(source, head?.ref ?? null, lease, removed);
@@ -120,7 +121,11 @@ export class ManifestLedger {
     const key = dataKey(source, seq, lease.token, new Date());
     const intent = intentKey(source, seq, lease.token);
     await this.#retry(() => this.store.putBytes(intent, Buffer.from(JSON.stringify({ key, at: new Date().toISOString() })), { contentType: 'application/json' }), signal);
-    await this.#retry(() => this.store.putFile(key, batch.path, { contentType: 'application/gzip', sha256: batch.sha256 }), signal);
+    failpoint('after-intent');
+    await failpointDuring('mid-upload', () =>
+      this.#retry(() => this.store.putFile(key, batch.path, { contentType: 'application/gzip', sha256: batch.sha256 }), signal),
+    );
+    failpoint('after-upload');
     try {
       await lease.check();
     } catch (error) {
@@ -151,6 +156,7 @@ export class ManifestLedger {
     const encoded = encodeManifest(manifest, this.options.hmacKey);
     const mkey = manifestKey(source, seq, lease.token);
     await this.#retry(() => this.store.putBytes(mkey, encoded.bytes, { contentType: 'application/json', ifNoneMatch: true }), signal);
+    failpoint('after-manifest');
     return { head: { seq, key: mkey, sha256: encoded.sha256, token: lease.token, totals: manifest.totals }, key };
   }
 
@@ -201,6 +207,7 @@ export class ManifestLedger {
   async #anchor(
     source: string,
     groups: Map<number, Candidate[]>,
+    removed: string[],
   ): Promise<{ ref: HeadRef; manifest: Manifest | undefined } | null> {
     const seqs = [...groups.keys()].sort((a, b) => b - a);
     for (const seq of seqs) {
@@ -208,6 +215,17 @@ export class ManifestLedger {
       if (group.length !== 1) continue;
       const candidate = group[0]!;
       if (!(await this.#sound(candidate))) continue;
+      // Contested numbers just below the anchor are settled by what the anchor chains to.
+      let prev = candidate.manifest!.prev;
+      for (let below = seq - 1; below >= 1 && prev !== null; below -= 1) {
+        const claimants = groups.get(below) ?? [];
+        if (claimants.length <= 1) break;
+        for (const claimant of claimants) await this.#fill(claimant);
+        const winner = claimants.find((c) => c.sha256 === prev);
+        if (!winner) break;
+        for (const loser of claimants) if (loser !== winner) await this.#removeCandidate(loser, removed);
+        prev = winner.manifest!.prev;
+      }
       return { ref: toRef(candidate), manifest: candidate.manifest };
     }
     // Every sequence is contested (or there are none): roll forward from the very first.
