@@ -4,7 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip, type Gzip } from 'node:zlib';
+import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
 import type { SpooledBatch } from '../archive/index.js';
 
 /**
@@ -28,7 +28,11 @@ export class BatchSpool {
 
   private constructor(path: string, level: number) {
     this.#path = path;
-    this.#gzip = createGzip({ level });
+    // A page (often a megabyte of envelopes) fits in gzip's buffer whole, so compression of one
+    // page overlaps the fetch of the next instead of stalling the drain on every write.
+    // (zlib streams take stream options; @types/node's ZlibOptions omits them.)
+    const options: ZlibOptions & { writableHighWaterMark: number } = { level, writableHighWaterMark: 8 * 1024 * 1024 };
+    this.#gzip = createGzip(options);
     const hash = this.#hash;
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) => {
