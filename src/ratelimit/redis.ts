@@ -27,9 +27,15 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return { 0, tonumber(oldest[2]) + window - now }
 `;
 const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
-const WINDOW_MICROS = 1_000_000;
 
 export interface RedisRateLimiterOptions {
+  /**
+   * Extra ms added to the one-second window. A grant is not a request: signing, scheduling and
+   * the network delay each send by a different amount, which can bunch calls that were granted
+   * a second apart into less than a second at the provider. The guard absorbs that jitter, at
+   * the price of a sustained rate of `limit / (1 + guard)` per second. @defaultValue 250
+   */
+  guardMs?: number;
   /**
    * Upper bound of the random extra wait in ms when the window is full, so that waiting
    * workers do not all retry in the same millisecond. @defaultValue 5
@@ -47,6 +53,7 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #jitterMs: number;
+  readonly #windowMicros: number;
   readonly #instance = randomBytes(6).toString('hex');
   #sequence = 0;
 
@@ -54,6 +61,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.#redis = redis;
     this.#prefix = keyPrefix;
     this.#jitterMs = Math.max(0, options.jitterMs ?? 5);
+    this.#windowMicros = (1000 + Math.max(0, options.guardMs ?? 250)) * 1000;
   }
 
   async acquire(key: string, limitPerSecond: number, signal?: AbortSignal): Promise<void> {
@@ -81,7 +89,7 @@ export class RedisRateLimiter implements RateLimiter {
   async close(): Promise<void> {}
 
   async #run(redisKey: string, limit: number, member: string): Promise<[number, number]> {
-    const args = [redisKey, String(limit), String(WINDOW_MICROS), member] as const;
+    const args = [redisKey, String(limit), String(this.#windowMicros), member] as const;
     let reply: unknown;
     try {
       reply = await this.#redis.evalsha(SCRIPT_SHA, 1, ...args);
