@@ -2,6 +2,7 @@ import type { ManifestLedger } from '../archive/index.js';
 import type { CheckpointStore, HeadRef } from '../checkpoints/index.js';
 import type { SourceConfig } from '../config/index.js';
 import { ArchiverError, LeaseLostError, ShutdownError } from '../errors/index.js';
+import { failpoint } from '../failpoints.js';
 import type { HttpClient, RetryPolicy } from '../http/index.js';
 import type { Lease, LeaseManager } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
@@ -122,6 +123,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
         if (error instanceof LeaseLostError) await deps.ledger.withdraw(source.id, committed.head, committed.key);
         throw error;
       }
+      failpoint('after-checkpoint');
       await deps.ledger.forgetIntent(source.id, committed.head);
       head = committed.head;
       saved = true;

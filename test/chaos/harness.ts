@@ -1,0 +1,324 @@
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SimulatorFleet } from '../../src/simulators/fleet.js';
+import { FileObjectStore, type ObjectStore } from '../../src/storage/index.js';
+import { exited, spawnChild } from '../helpers/children.js';
+import { CLI, runCli, type CliResult } from '../helpers/cli.js';
+import { compareIds, readArchive } from '../helpers/read-archive.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startRedis, type RedisHandle } from '../helpers/with-redis.js';
+import { S3_TEST_CREDENTIALS, startS3, type S3Handle } from '../helpers/with-s3.js';
+
+/**
+ * Shared machinery of the chaos suite: a world (simulator fleet with growth and faults, a real
+ * redis-server, a real S3 server or a directory), `log-archiver worker` processes whose log lines
+ * are parsed as they arrive, and the archive checks every case ends with.
+ */
+
+export const PREFIX = 'chaos';
+
+/** One `drain started` / `drain finished` line of a worker (the drain's own, not BullMQ's). */
+export interface DrainEvent {
+  worker: string;
+  pid: number;
+  source: string;
+  kind: 'started' | 'finished';
+  at: number;
+}
+
+/** Lines that mean a worker process is in trouble beyond what a drain reports. */
+const CRASH = /unhandled|uncaught|FATAL|ERR_UNHANDLED_REJECTION|Maximum call stack|heap out of memory/i;
+
+/** A `log-archiver worker` process; its stderr is parsed line by line. */
+export class WorkerProcess {
+  readonly child: ChildProcess;
+  readonly events: DrainEvent[] = [];
+  readonly failpoints: string[] = [];
+  /** Lines suggesting a crash or an unhandled rejection. */
+  readonly crashes: string[] = [];
+  readonly startedAt = Date.now();
+  /** Keys this worker's recoveries removed as debris of interrupted or fenced-out writers. */
+  debris = 0;
+  exitedAt: number | undefined;
+  #tail: string[] = [];
+  #partial = '';
+
+  constructor(
+    readonly label: string,
+    configPath: string,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.child = spawnChild(process.execPath, [CLI, 'worker', '-c', configPath], {
+      env: { ...process.env, LOG_LEVEL: 'info', ...S3_ENV, ...env },
+    });
+    this.child.stdout?.on('data', (chunk: Buffer) => this.#feed(chunk));
+    this.child.stderr?.on('data', (chunk: Buffer) => this.#feed(chunk));
+    this.child.once('exit', () => {
+      this.exitedAt = Date.now();
+    });
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** The last lines of output, for failure messages. */
+  tail(lines = 40): string {
+    return this.#tail.slice(-lines).join('\n');
+  }
+
+  async kill(): Promise<void> {
+    if (this.alive) this.child.kill('SIGKILL');
+    await exited(this.child);
+  }
+
+  /** SIGTERM and wait; the worker should finish its drains and exit 0. */
+  async terminate(timeoutMs = 30_000): Promise<number | null> {
+    if (this.alive) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+      await exited(this.child);
+      clearTimeout(timer);
+    }
+    return this.child.exitCode;
+  }
+
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    if (!this.alive) return true;
+    return await Promise.race([exited(this.child).then(() => true), sleep(timeoutMs).then(() => false)]);
+  }
+
+  #feed(chunk: Buffer): void {
+    const text = this.#partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) this.#line(line);
+  }
+
+  #line(line: string): void {
+    if (line === '') return;
+    this.#tail.push(line);
+    if (this.#tail.length > 400) this.#tail.splice(0, 200);
+    if (line.startsWith('failpoint ')) {
+      this.failpoints.push(line.slice('failpoint '.length).split(':')[0]!);
+      return;
+    }
+    if (!line.startsWith('{')) {
+      if (CRASH.test(line)) this.crashes.push(line);
+      return;
+    }
+    let entry: { msg?: string; source?: string; time?: string; job?: unknown; level?: number; pid?: number; removed?: unknown[] };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      if (CRASH.test(line)) this.crashes.push(line);
+      return;
+    }
+    if (entry.msg === 'removed debris of interrupted writers' && Array.isArray(entry.removed)) this.debris += entry.removed.length;
+    if ((entry.level ?? 0) >= 60 || (entry.msg !== undefined && CRASH.test(entry.msg))) this.crashes.push(line);
+    // BullMQ's 'completed' handler logs a second "drain finished" carrying the job id, after the
+    // lease is released: only the drain's own lines bound the time it held the source.
+    if ((entry.msg === 'drain started' || entry.msg === 'drain finished') && entry.source && entry.time && entry.job === undefined) {
+      this.events.push({
+        worker: this.label,
+        pid: entry.pid ?? this.pid,
+        source: entry.source,
+        kind: entry.msg === 'drain started' ? 'started' : 'finished',
+        at: Date.parse(entry.time),
+      });
+    }
+  }
+}
+
+/** Credentials the worker's S3 client takes from the environment. */
+const S3_ENV = { AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' };
+
+export interface WorldOptions {
+  storage: 'file' | 's3';
+  /** Records per stream per grow. @defaultValue 20 */
+  perGrow?: number;
+}
+
+export interface WorkerSettings {
+  concurrency?: number;
+  leaseTtl?: string;
+  maxRecords?: number;
+  every?: string;
+}
+
+/** Fleet + redis-server + storage for one case, and everything to check the result. */
+export class World {
+  readonly dir: string;
+  readonly store: ObjectStore;
+  grows = 0;
+
+  private constructor(
+    readonly fleet: SimulatorFleet,
+    readonly redis: RedisHandle,
+    readonly s3: S3Handle | undefined,
+    dir: string,
+  ) {
+    this.dir = dir;
+    this.store = s3 ? s3.store() : new FileObjectStore({ path: join(dir, 'archive') });
+  }
+
+  static async open(options: WorldOptions): Promise<World> {
+    const dir = makeTempDir('chaos');
+    const redis = await startRedis();
+    const s3 = options.storage === 's3' ? await startS3() : undefined;
+    const fleet = new SimulatorFleet({ perGrow: options.perGrow ?? 20, sddpWindowSeconds: 1, segmentBytes: 2048 });
+    await fleet.start();
+    return new World(fleet, redis, s3, dir);
+  }
+
+  /** Writes a worker config; returns its path. */
+  config(name: string, settings: WorkerSettings = {}): string {
+    const storage = this.s3
+      ? { kind: 's3', bucket: this.s3.bucket, region: 'us-east-1', endpoint: this.s3.endpoint, forcePathStyle: true }
+      : { kind: 'file', path: join(this.dir, 'archive') };
+    const sections = {
+      redis: { url: this.redis.url, prefix: PREFIX },
+      storage,
+      checkpoints: { kind: 'redis' },
+      batch: { maxRecords: settings.maxRecords ?? 25, gzipLevel: 1 },
+      worker: { concurrency: settings.concurrency ?? 2, leaseTtl: settings.leaseTtl ?? '3s', shutdownTimeout: '10s' },
+      // Short timeouts: the simulators' `timeout` fault never answers; `oversize` sends 40 MiB.
+      http: { timeout: '2s', maxBodyBytes: 1024 * 1024, maxAttempts: 6 },
+    };
+    const path = join(this.dir, `${name}.yaml`);
+    writeFileSync(path, this.fleet.configYaml(sections, { every: settings.every ?? '300ms' }));
+    return path;
+  }
+
+  grow(): void {
+    this.fleet.grow();
+    this.grows += 1;
+  }
+
+  /** Lets the last growth become final: closed, settled masking windows and finished DWS dumps. */
+  async settle(): Promise<void> {
+    await sleep(Math.max(0, this.fleet.sddpSettledAt() - Date.now()));
+    this.fleet.settle();
+  }
+
+  /** Compares every `.ndjson.gz` object in storage (debris included) with the fleet's records. */
+  async diff(): Promise<ArchiveDiff> {
+    const { envelopes, keys } = await readArchive(this.store);
+    const result: ArchiveDiff = { records: 0, objects: keys.length, missing: 0, duplicated: 0, unexpected: 0, detail: [] };
+    for (const [source, ids] of this.fleet.expectedIds()) {
+      const diff = compareIds(envelopes.filter((e) => e.source === source), ids);
+      result.records += ids.length;
+      result.missing += diff.missing.length;
+      result.duplicated += diff.duplicated.length;
+      result.unexpected += diff.unexpected.length;
+      if (diff.missing.length + diff.duplicated.length + diff.unexpected.length > 0) {
+        const where = (id: string): string => envelopes.filter((e) => e.id === id).map((e) => e.key).join(' & ');
+        result.detail.push(
+          `${source}: ${diff.missing.length} missing (${diff.missing.slice(0, 2).join(', ')}), ` +
+            `${diff.duplicated.length} duplicated (${diff.duplicated.slice(0, 2).map((id) => `${id} in ${where(id)}`).join('; ')}), ` +
+            `${diff.unexpected.length} unexpected`,
+        );
+      }
+    }
+    return result;
+  }
+
+  /** Polls `diff()` until the archive is complete (or duplicated: that never heals) or time runs out. */
+  async waitComplete(timeoutMs: number, workers: WorkerProcess[] = []): Promise<ArchiveDiff> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const diff = await this.diff();
+      if (diff.duplicated > 0 || diff.unexpected > 0) return diff;
+      if (diff.missing === 0 || Date.now() > deadline) return diff;
+      if (workers.length > 0 && workers.every((w) => !w.alive)) return diff;
+      await sleep(1_000);
+    }
+  }
+
+  async verify(configPath: string): Promise<CliResult> {
+    return await runCli(['verify', '-c', configPath], S3_ENV, 180_000);
+  }
+
+  async close(): Promise<void> {
+    await this.fleet.stop();
+    await this.s3?.close();
+    await this.redis.stop();
+    await this.store.close();
+    removeTempDir(this.dir);
+  }
+}
+
+export interface ArchiveDiff {
+  records: number;
+  objects: number;
+  missing: number;
+  duplicated: number;
+  unexpected: number;
+  detail: string[];
+}
+
+/** Grows the fleet every `everyMs` until the returned stop function is called. */
+export function keepGrowing(world: World, everyMs: number): () => void {
+  const timer = setInterval(() => world.grow(), everyMs);
+  return () => clearInterval(timer);
+}
+
+/**
+ * Per source, the [started, finished] intervals of all drains of all workers; returns every
+ * pair that overlaps. A drain cut short by a kill runs until its process exited.
+ */
+export function overlappingDrains(workers: WorkerProcess[]): { overlaps: string[]; drains: number } {
+  const intervals = new Map<string, { worker: string; from: number; to: number }[]>();
+  let drains = 0;
+  for (const worker of workers) {
+    const open = new Map<string, number>();
+    for (const event of worker.events) {
+      if (event.kind === 'started') {
+        open.set(event.source, event.at);
+      } else {
+        const from = open.get(event.source);
+        if (from === undefined) continue;
+        open.delete(event.source);
+        push(intervals, event.source, { worker: worker.label, from, to: event.at });
+        drains += 1;
+      }
+    }
+    for (const [source, from] of open) {
+      push(intervals, source, { worker: worker.label, from, to: worker.exitedAt ?? Date.now() });
+      drains += 1;
+    }
+  }
+  const overlaps: string[] = [];
+  for (const [source, list] of intervals) {
+    list.sort((a, b) => a.from - b.from);
+    // The interval reaching furthest so far: a long drain can overlap several later ones.
+    let reach = list[0];
+    for (const after of list.slice(1)) {
+      if (reach && after.from < reach.to) {
+        overlaps.push(`${source}: ${reach.worker} [${iso(reach.from)}, ${iso(reach.to)}] and ${after.worker} [${iso(after.from)}, ${iso(after.to)}]`);
+      }
+      if (!reach || after.to > reach.to) reach = after;
+    }
+  }
+  return { overlaps, drains };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+export function randomBetween(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min));
+}
