@@ -137,6 +137,8 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     }
     const pendingKeys = new Set<string>();
     for (const key of intents.get(source) ?? []) {
+      // Only the object after the head can be in flight; an intent below it protects nothing.
+      if ((parseSeqKey(key)?.seq ?? 0) <= maxSeq) continue;
       const body = await store.get(key);
       try {
         const target = body ? (JSON.parse(body.toString('utf8')) as { key?: string }).key : undefined;

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { ManifestLedger, verifyArchive, type SpooledBatch } from '../src/archive/index.js';
+import type { HeadRef } from '../src/checkpoints/index.js';
+import { formatToken, type Lease } from '../src/leases/index.js';
+import { silentLogger } from '../src/observability/index.js';
+import { FileObjectStore } from '../src/storage/index.js';
+import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
+
+const lease: Lease = {
+  source: 's',
+  token: formatToken(42),
+  signal: new AbortController().signal,
+  check: async () => undefined,
+  release: async () => undefined,
+};
+
+describe('verify', () => {
+  let dir: string;
+  let store: FileObjectStore;
+  let heads: HeadRef[];
+  let dataKeys: string[];
+  const key = Buffer.from('manifest signing key');
+
+  async function build(hmacKey?: Buffer): Promise<void> {
+    const ledger = new ManifestLedger(store, { hmacKey, logger: silentLogger(), retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10 }, writer: 'test' });
+    let head: HeadRef | null = null;
+    for (let i = 1; i <= 4; i += 1) {
+      const path = join(dir, `b${i}`);
+      const text = `batch number ${i} `.repeat(20);
+      writeFileSync(path, text);
+      const batch: SpooledBatch = { path, sha256: createHash('sha256').update(text).digest('hex'), bytes: text.length, records: 5, firstId: `${i}:0`, lastId: `${i}:4` };
+      const committed = await ledger.commit({ source: 's', provider: 'p', lease, head, batch, checkpointBefore: i - 1, checkpointAfter: i, requestIds: [] });
+      head = committed.head;
+      heads.push(head);
+      dataKeys.push(committed.key);
+    }
+  }
+
+  async function problems(options: Parameters<typeof verifyArchive>[1] = {}): Promise<string[]> {
+    const report = await verifyArchive(store, options);
+    expect(report.ok).toBe(report.problems.length === 0);
+    return report.problems.map((p) => `${p.kind} ${p.key}`);
+  }
+
+  beforeEach(() => {
+    dir = makeTempDir('verify');
+    store = new FileObjectStore({ path: join(dir, 'archive') });
+    heads = [];
+    dataKeys = [];
+  });
+  afterEach(() => removeTempDir(dir));
+
+  it('passes an intact archive and counts its records', async () => {
+    await build();
+    const report = await verifyArchive(store, { expectedHeads: new Map([['s', 4]]) });
+    expect(report.problems).toEqual([]);
+    expect(report.sources).toEqual([{ source: 's', manifests: 4, objects: 4, records: 20, bytes: expect.any(Number), pending: [] }]);
+  });
+
+  it('names a deleted object and an altered byte', async () => {
+    await build();
+    await store.delete(dataKeys[1]!);
+    const bytes = (await store.get(dataKeys[2]!))!;
+    bytes[7] = bytes[7]! ^ 0x01;
+    await store.putBytes(dataKeys[2]!, bytes, { contentType: 'application/gzip' });
+    expect(await problems()).toEqual([`object-missing ${dataKeys[1]}`, `object-altered ${dataKeys[2]}`]);
+  });
+
+  it('names a deleted manifest, an altered manifest and the broken chain after it', async () => {
+    await build();
+    await store.delete(heads[1]!.key);
+    const altered = JSON.parse((await store.get(heads[2]!.key))!.toString('utf8')) as { records: number };
+    altered.records = 4;
+    await store.putBytes(heads[2]!.key, Buffer.from(JSON.stringify(altered)), { contentType: 'application/json' });
+    const found = await problems();
+    expect(found).toContain(`object-without-manifest ${dataKeys[1]}`);
+    expect(found.some((p) => p.startsWith('manifest-missing _manifests/s/0000000002'))).toBe(true);
+    // The altered manifest still parses, but the next one's hash of it no longer matches.
+    expect(found).toContain(`chain-broken ${heads[3]!.key}`);
+  });
+
+  it('names a cut tail (newest object and manifest deleted) when the checkpoint store knows better', async () => {
+    await build();
+    await store.delete(heads[3]!.key);
+    await store.delete(dataKeys[3]!);
+    expect(await problems()).toEqual([]);
+    expect(await problems({ expectedHeads: new Map([['s', 4]]) })).toEqual(['manifest-missing _manifests/s/']);
+  });
+
+  it('names objects without a manifest', async () => {
+    await build();
+    await store.putBytes('s/2026/01/01/s-0000000099-0000000000000001.ndjson.gz', Buffer.from('x'), { contentType: 'application/gzip' });
+    expect(await problems()).toEqual(['object-without-manifest s/2026/01/01/s-0000000099-0000000000000001.ndjson.gz']);
+  });
+
+  it('with HMAC: accepts signed manifests, names a re-signed forgery and an unsigned one', async () => {
+    await build(key);
+    expect(await problems({ hmacKey: key })).toEqual([]);
+    // A forger rewrites a manifest consistently (new hash for an edited object) but has no key.
+    const forged = JSON.parse((await store.get(heads[0]!.key))!.toString('utf8')) as { sha256: string; hmac?: string };
+    forged.sha256 = 'f'.repeat(64);
+    await store.putBytes(heads[0]!.key, Buffer.from(JSON.stringify(forged)), { contentType: 'application/json' });
+    const unsigned = JSON.parse((await store.get(heads[1]!.key))!.toString('utf8')) as { hmac?: string };
+    delete unsigned.hmac;
+    await store.putBytes(heads[1]!.key, Buffer.from(JSON.stringify(unsigned)), { contentType: 'application/json' });
+    const found = await problems({ hmacKey: key });
+    expect(found).toContain(`manifest-altered ${heads[0]!.key}`);
+    expect(found).toContain(`manifest-unsigned ${heads[1]!.key}`);
+  });
+});
