@@ -73,11 +73,13 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     }
     const maxSeq = Math.max(0, ...bySeq.keys());
     let prev: string | null = null;
+    let prevKey: string | undefined;
     for (let seq = 1; seq <= maxSeq; seq += 1) {
       const keys = bySeq.get(seq) ?? [];
       if (keys.length === 0) {
         problems.push({ source, kind: 'manifest-missing', key: `_manifests/${source}/${String(seq).padStart(10, '0')}-*`, detail: `manifest #${seq} is missing: the chain has a hole` });
         prev = null;
+        prevKey = undefined;
         continue;
       }
       if (keys.length > 1) {
@@ -101,6 +103,7 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       }
       if (!chosen) {
         prev = null;
+        prevKey = undefined;
         continue;
       }
       const { manifest } = chosen;
@@ -108,11 +111,13 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
         problems.push({ source, kind: 'manifest-altered', key: chosen.key, detail: `manifest names #${manifest.seq} of ${manifest.source}` });
       }
       if (seq > 1 && prev !== null && manifest.prev !== prev) {
-        problems.push({ source, kind: 'chain-broken', key: chosen.key, detail: `prev ${manifest.prev ?? 'null'} does not match the hash of manifest #${seq - 1}` });
+        // Either side of the link may be the damaged one (an edited #n-1 changes its hash): name both.
+        problems.push({ source, kind: 'chain-broken', key: chosen.key, detail: `prev ${manifest.prev ?? 'null'} does not match the hash of manifest #${seq - 1} (${prevKey ?? '?'}): one of the two was altered or replaced` });
       } else if (seq === 1 && manifest.prev !== null) {
         problems.push({ source, kind: 'chain-broken', key: chosen.key, detail: 'first manifest names a predecessor' });
       }
       prev = chosen.sha256;
+      prevKey = chosen.key;
       summary.manifests += 1;
       referenced.add(manifest.key);
       const size = data.get(manifest.key);
@@ -133,7 +138,8 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     }
     const expected = options.expectedHeads?.get(source);
     if (expected !== undefined && expected > maxSeq) {
-      problems.push({ source, kind: 'manifest-missing', key: `_manifests/${source}/`, detail: `checkpoint store records ${expected} objects but storage has manifests up to #${maxSeq}: the newest were deleted` });
+      const first = `_manifests/${source}/${String(maxSeq + 1).padStart(10, '0')}-*`;
+      problems.push({ source, kind: 'manifest-missing', key: `_manifests/${source}/`, detail: `checkpoint store records ${expected} objects but storage has manifests up to #${maxSeq}: the newest (${first} on) were deleted` });
     }
     const pendingKeys = new Set<string>();
     for (const key of intents.get(source) ?? []) {
