@@ -115,7 +115,7 @@ async function* readExecutions(
         // A token minted moments ago being refused again and again is not expiry: give up.
         if (token === undefined || !isRefusedToken(error) || refusals >= MAX_TOKEN_REFUSALS) throw error;
         refusals += 1;
-        context.logger.info({ executionId, archived }, 'NextToken refused; listing again from the start');
+        context.logger.info({ source: source.id, executionId, archived }, 'NextToken refused; listing again from the start');
         token = undefined;
         position = 0;
         continue;

@@ -177,7 +177,7 @@ async function* pages(
   }
   if (watermark !== null && result.body.length > 0 && !overlaps) {
     context.logger.warn(
-      { provider: HUAWEI_DATAARTS_ACCESSLOG, watermark, oldest: result.body.reduce((min, e) => Math.min(min, e.time), Infinity) },
+      { source: source.id, provider: HUAWEI_DATAARTS_ACCESSLOG, watermark, oldest: result.body.reduce((min, e) => Math.min(min, e.time), Infinity) },
       'no listed access log is at or before the checkpoint: logs may have aged out on the server before being archived',
     );
   }

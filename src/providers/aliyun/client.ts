@@ -52,13 +52,13 @@ export class AliyunRpcClient {
 
   /** Calls `action` with `params`, retrying throttling, 5xx, network and malformed answers. */
   async call(action: string, params: Record<string, AliyunParamValue>): Promise<AliyunCallResult> {
-    const { retry, signal, logger, provider } = this.#options;
+    const { retry, signal, logger, source, provider } = this.#options;
     return withRetry((attempt) => this.#attempt(action, params, attempt), retry, {
       signal,
       onRetry: (error, attempt, delayMs) => {
         const e = error instanceof ProviderError ? error : undefined;
         logger.warn(
-          { provider, action, code: e?.providerCode ?? e?.code ?? 'unknown', attempt, delayMs, requestId: e?.requestId },
+          { source, provider, action, code: e?.providerCode ?? e?.code ?? 'unknown', attempt, delayMs, requestId: e?.requestId },
           `retrying ${action}: ${(error as Error).message}`,
         );
       },

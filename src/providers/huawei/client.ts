@@ -71,14 +71,14 @@ export class HuaweiClient {
     headers: Readonly<Record<string, string>> = {},
     read?: (body: unknown) => T,
   ): Promise<HuaweiCallResult<T>> {
-    const { retry, signal, logger, provider } = this.#options;
+    const { retry, signal, logger, source, provider } = this.#options;
     return withRetry((attempt) => this.#attempt(path, query, headers, attempt, read), retry, {
       signal,
       random: this.#random,
       onRetry: (error, attempt, delayMs) => {
         const e = error instanceof ProviderError ? error : undefined;
         logger.warn(
-          { provider, path, code: e?.providerCode ?? e?.code ?? 'unknown', attempt, delayMs, requestId: e?.requestId },
+          { source, provider, path, code: e?.providerCode ?? e?.code ?? 'unknown', attempt, delayMs, requestId: e?.requestId },
           `retrying GET ${path}: ${(error as Error).message}`,
         );
       },
