@@ -101,7 +101,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     const pages = provider.pages(
       { id: source.id, provider: source.provider, endpoint: source.endpoint, credentials: source.credentials, params: source.params, timeoutMs: source.timeoutMs },
       position,
-      { sourceId: source.id, http: deps.http, rateLimiter: deps.rateLimiter, logger: log, signal: stop, retry: deps.providerRetry, now },
+      { sourceId: source.id, http: deps.http, rateLimiter: deps.rateLimiter, logger: deps.logger, signal: stop, retry: deps.providerRetry, now },
     )[Symbol.asyncIterator]();
 
     let batchStart = position;

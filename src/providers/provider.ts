@@ -30,6 +30,7 @@ export interface ProviderContext {
   http: HttpClient;
   /** Shared limiter for quotas that span workers (Data Security Center: 10 calls/s per account). */
   rateLimiter: RateLimiter;
+  /** Not bound to the source: provider log lines name `source` themselves, as their clients do. */
   logger: Logger;
   signal: AbortSignal;
   /** Backoff for retried calls; tests shorten it. */
