@@ -112,28 +112,55 @@ async function* readWindows(
   let emptyWindows = 0;
   let requestIds: string[] = [];
   let bytes = 0;
+  // Windows to probe at once after an empty one; doubles while the account stays quiet, so a
+  // start time months back costs a few dozen calls instead of one per window (at 10 calls/s).
+  let probeSpan = 0;
+  const call = async (startTime: number, endTime: number, pageSize: number, currentPage: number) => {
+    const result = await client.call(ACTION, {
+      StartTime: startTime,
+      EndTime: endTime,
+      PageSize: pageSize,
+      CurrentPage: currentPage,
+      Lang: params.lang,
+      TaskId: params.taskId,
+    });
+    const parsed = responseSchema.safeParse(result.body);
+    if (!parsed.success) {
+      throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks TotalCount/Items`, { ...details, requestId: result.requestId });
+    }
+    if (result.requestId) requestIds.push(result.requestId);
+    bytes += result.bytes;
+    return { ...parsed.data, requestId: result.requestId };
+  };
   while (windowStart + windowMs <= context.now() - settleMs) {
+    const closedWindows = Math.floor((context.now() - settleMs - windowStart) / windowMs);
+    const span = Math.min(probeSpan, closedWindows);
+    if (span >= 2) {
+      const probe = await call(windowStart - 1, windowStart + span * windowMs, 1, 1);
+      if (probe.TotalCount === 0) {
+        windowStart += span * windowMs;
+        emptyWindows += span;
+        probeSpan *= 2;
+        if (emptyWindows >= EMPTY_WINDOWS_PER_PAGE) {
+          yield { records: [], checkpoint: { windowStart }, requestIds, bytes };
+          emptyWindows = 0;
+          requestIds = [];
+          bytes = 0;
+        }
+        continue;
+      }
+      // Something is in there: narrow down by halves rather than walking it window by window.
+      probeSpan = Math.floor(span / 2);
+      if (probeSpan >= 2) continue;
+    }
     const windowEnd = windowStart + windowMs;
     const records: ProviderRecord[] = [];
     const seen = new Set<number>();
     let returned = 0;
     let total: number | undefined;
     for (let page = 1; ; page += 1) {
-      const result = await client.call(ACTION, {
-        StartTime: windowStart - 1,
-        EndTime: windowEnd,
-        PageSize: params.pageSize,
-        CurrentPage: page,
-        Lang: params.lang,
-        TaskId: params.taskId,
-      });
-      const parsed = responseSchema.safeParse(result.body);
-      if (!parsed.success) {
-        throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks TotalCount/Items`, { ...details, requestId: result.requestId });
-      }
-      if (result.requestId) requestIds.push(result.requestId);
-      bytes += result.bytes;
-      const { TotalCount, Items } = parsed.data;
+      const result = await call(windowStart - 1, windowEnd, params.pageSize, page);
+      const { TotalCount, Items } = result;
       if (total !== undefined && TotalCount !== total) {
         throw new ProviderResponseError(
           `source ${source.id}: TotalCount of window ${new Date(windowStart).toISOString()} changed from ${total} to ${TotalCount} while paging`,
@@ -163,6 +190,7 @@ async function* readWindows(
       );
     }
     windowStart = windowEnd;
+    probeSpan = records.length === 0 ? Math.max(probeSpan, 2) : 0;
     if (records.length === 0) {
       emptyWindows += 1;
       if (emptyWindows < EMPTY_WINDOWS_PER_PAGE) continue;
