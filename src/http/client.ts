@@ -17,6 +17,8 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** Overrides the client's timeout for this request (a source's `timeout`). */
+  timeoutMs?: number;
 }
 
 export interface HttpResponse {
@@ -63,7 +65,9 @@ export class HttpClient {
   /** Sends one request and returns the whole body as text; throws typed errors on transport failure. */
   async send(request: HttpRequest, details: ProviderErrorDetails = {}): Promise<HttpResponse> {
     let response: Dispatcher.ResponseData;
-    const timeout = AbortSignal.timeout(this.#timeoutMs * 2);
+    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
+    // The overall deadline backs up undici's per-phase timeouts (a body trickling in forever).
+    const timeout = AbortSignal.timeout(timeoutMs * 2);
     const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
     try {
       response = await this.#agent.request({
@@ -73,6 +77,8 @@ export class HttpClient {
         headers: request.headers,
         body: request.body,
         signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
     } catch (cause) {
       throw this.#transportError(cause, request, details);
