@@ -1,6 +1,6 @@
 import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
-import type { FaultInjector } from './faults.js';
-import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions, type AliyunSimulatorShell } from './aliyun-rpc.js';
+import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions } from './aliyun-rpc.js';
+import { AliyunSimulatedApi } from './aliyun-simulated-api.js';
 import type { SimResponse } from './http-simulator.js';
 
 export interface DataWorksSimulatorOptions extends AliyunSimulatorOptions {
@@ -32,37 +32,19 @@ export interface DataWorksExpectedRecord {
  * { Log, NextOffset }` out, at most `segmentBytes` per call cut on a UTF-8 character boundary,
  * NextOffset -1 once the rest of the log has been returned.
  */
-export class DataWorksSimulator implements AliyunSimulatorShell {
+export class DataWorksSimulator extends AliyunSimulatedApi {
   readonly rpc: AliyunRpcSimulator;
   readonly #runs = new Map<number, Run>();
   #segmentBytes: number;
 
   constructor(options: DataWorksSimulatorOptions = {}) {
+    super();
     this.#segmentBytes = options.segmentBytes ?? 512 * 1024;
     this.rpc = new AliyunRpcSimulator(
       ALIYUN_API_VERSIONS.dataworks,
       { GetDataQualityScanRunLog: (call) => this.#getLog(call) },
       options,
     );
-  }
-
-  get url(): string {
-    return this.rpc.http.url;
-  }
-  get faults(): FaultInjector {
-    return this.rpc.http.faults;
-  }
-  get callTimes(): number[] {
-    return this.rpc.http.callTimes;
-  }
-  get credentials(): { accessKeyId: string; accessKeySecret: string; securityToken?: string } {
-    return this.rpc.credentials;
-  }
-  start(port?: number): Promise<string> {
-    return this.rpc.http.start(port);
-  }
-  stop(): Promise<void> {
-    return this.rpc.http.stop();
   }
 
   /** Changes the segment size from now on (tests shrink it to a few bytes). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
-import type { FaultInjector } from './faults.js';
-import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions, type AliyunSimulatorShell } from './aliyun-rpc.js';
+import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions } from './aliyun-rpc.js';
+import { AliyunSimulatedApi } from './aliyun-simulated-api.js';
 import type { SimResponse } from './http-simulator.js';
 
 /** One entry of `ExecutionLogs`, as the OOS doc lists its fields. */
@@ -33,7 +33,7 @@ export const OOS_INVALID_TOKEN_CODE = 'InvalidParameter.NextToken';
  * `IsTruncated`, `MaxResults` and `NextToken` (omitted on the last page). A token names a position
  * in the (filtered) list and can be re-used until `expireTokens()` invalidates every token.
  */
-export class OosSimulator implements AliyunSimulatorShell {
+export class OosSimulator extends AliyunSimulatedApi {
   readonly rpc: AliyunRpcSimulator;
   readonly #regionId: string;
   readonly #executions = new Map<string, OosExecutionLog[]>();
@@ -42,27 +42,9 @@ export class OosSimulator implements AliyunSimulatorShell {
   refusedTokens = 0;
 
   constructor(options: OosSimulatorOptions = {}) {
+    super();
     this.#regionId = options.regionId ?? 'cn-hangzhou';
     this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.oos, { ListExecutionLogs: (call) => this.#list(call) }, options);
-  }
-
-  get url(): string {
-    return this.rpc.http.url;
-  }
-  get faults(): FaultInjector {
-    return this.rpc.http.faults;
-  }
-  get callTimes(): number[] {
-    return this.rpc.http.callTimes;
-  }
-  get credentials(): { accessKeyId: string; accessKeySecret: string; securityToken?: string } {
-    return this.rpc.credentials;
-  }
-  start(port?: number): Promise<string> {
-    return this.rpc.http.start(port);
-  }
-  stop(): Promise<void> {
-    return this.rpc.http.stop();
   }
 
   /** Creates an execution with no log entries yet. */

@@ -1,6 +1,6 @@
 import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
-import type { FaultInjector } from './faults.js';
-import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions, type AliyunSimulatorShell } from './aliyun-rpc.js';
+import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions } from './aliyun-rpc.js';
+import { AliyunSimulatedApi } from './aliyun-simulated-api.js';
 import type { SimResponse } from './http-simulator.js';
 
 /** One element of `Items`, field by field as DescribeDataMaskingRunHistory documents it. */
@@ -54,7 +54,7 @@ export interface SddpExpectedRecord {
  * `PageSize` default 10, at most 100. More than `limitPerSecond` calls from one AccessKey in a
  * one-second window answer 400 `Throttling.User`, counted in `throttled`.
  */
-export class SddpSimulator implements AliyunSimulatorShell {
+export class SddpSimulator extends AliyunSimulatedApi {
   readonly rpc: AliyunRpcSimulator;
   readonly #items: SddpMaskingRun[] = [];
   readonly #accepted = new Map<string, number[]>();
@@ -65,28 +65,10 @@ export class SddpSimulator implements AliyunSimulatorShell {
   throttled = 0;
 
   constructor(options: SddpSimulatorOptions = {}) {
+    super();
     this.#limit = options.limitPerSecond ?? 10;
     this.#toleranceMs = options.throttleToleranceMs ?? 50;
     this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.sddp, { DescribeDataMaskingRunHistory: (call) => this.#describe(call) }, options);
-  }
-
-  get url(): string {
-    return this.rpc.http.url;
-  }
-  get faults(): FaultInjector {
-    return this.rpc.http.faults;
-  }
-  get callTimes(): number[] {
-    return this.rpc.http.callTimes;
-  }
-  get credentials(): { accessKeyId: string; accessKeySecret: string; securityToken?: string } {
-    return this.rpc.credentials;
-  }
-  start(port?: number): Promise<string> {
-    return this.rpc.http.start(port);
-  }
-  stop(): Promise<void> {
-    return this.rpc.http.stop();
   }
 
   /** Adds one execution record; missing fields get plausible values, `Id` the next free one. */

@@ -1,7 +1,7 @@
 import { dataArtsRecordId } from '../providers/huawei-dataarts-accesslog.js';
-import type { FaultInjector } from './faults.js';
 import { HttpSimulator, type SimRequest, type SimResponse } from './http-simulator.js';
 import { huaweiErrorResponse, huaweiRequestId, renderHuaweiError, verifyHuaweiAuth, type HuaweiSimAuth } from './huawei-auth.js';
+import { SimulatedApi } from './simulated-api.js';
 
 /** InstanceAccesslog, field by field from the DataArts DataService API reference. */
 export interface InstanceAccessLog {
@@ -40,8 +40,8 @@ export interface HuaweiDataArtsSimulatorOptions {
  * call returns the current list of API (`is_api=true`, the default) or app access logs as
  * `{ records, number }`. Requires the `workspace` header and a valid token or AK/SK signature.
  */
-export class HuaweiDataArtsSimulator {
-  readonly #sim: HttpSimulator;
+export class HuaweiDataArtsSimulator extends SimulatedApi {
+  protected readonly http: HttpSimulator;
   readonly #options: HuaweiDataArtsSimulatorOptions;
   readonly #logs = { api: [] as InstanceAccessLog[], app: [] as InstanceAccessLog[] };
   #retain: number | undefined;
@@ -49,39 +49,15 @@ export class HuaweiDataArtsSimulator {
   #random: () => number;
 
   constructor(options: HuaweiDataArtsSimulatorOptions) {
+    super();
     this.#options = options;
     this.#retain = options.retain;
     this.#random = options.random ?? Math.random;
-    this.#sim = new HttpSimulator({
+    this.http = new HttpSimulator({
       handler: (request) => this.#handle(request),
       renderError: renderHuaweiError,
       ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
     });
-  }
-
-  get url(): string {
-    return this.#sim.url;
-  }
-
-  get faults(): FaultInjector {
-    return this.#sim.faults;
-  }
-
-  get callTimes(): readonly number[] {
-    return this.#sim.callTimes;
-  }
-
-  get calls(): number {
-    return this.#sim.calls;
-  }
-
-  /** Listens on 127.0.0.1 (a free port unless given); resolves with the base URL. */
-  start(port = 0): Promise<string> {
-    return this.#sim.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.#sim.stop();
   }
 
   /** Keeps only the N most recent logs of each kind in answers from now on (undefined: all). */

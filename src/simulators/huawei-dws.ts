@@ -1,7 +1,7 @@
 import { dwsRecordId, isDwsFinal } from '../providers/huawei-dws-audit-log-records.js';
-import type { FaultInjector } from './faults.js';
 import { HttpSimulator, type SimRequest, type SimResponse } from './http-simulator.js';
 import { huaweiErrorResponse, huaweiRequestId, renderHuaweiError, verifyHuaweiAuth, type HuaweiSimAuth } from './huawei-auth.js';
+import { SimulatedApi } from './simulated-api.js';
 
 /** AuditDumpRecord, field by field from the DWS API reference. */
 export interface AuditDumpRecord {
@@ -32,46 +32,22 @@ export type DwsRecordMatch = string | AuditDumpRecord | ((record: AuditDumpRecor
  * Simulates `GET /v1.0/{project_id}/clusters/{cluster_id}/audit-log-records`: every call returns
  * all dump records as `{ records, count, cluster_id }`, with a valid token or AK/SK signature.
  */
-export class HuaweiDwsSimulator {
-  readonly #sim: HttpSimulator;
+export class HuaweiDwsSimulator extends SimulatedApi {
+  protected readonly http: HttpSimulator;
   readonly #options: HuaweiDwsSimulatorOptions;
   readonly #records: AuditDumpRecord[] = [];
   readonly #random: () => number;
   #clock = Date.UTC(2022, 9, 31, 9, 0, 0);
 
   constructor(options: HuaweiDwsSimulatorOptions) {
+    super();
     this.#options = options;
     this.#random = options.random ?? Math.random;
-    this.#sim = new HttpSimulator({
+    this.http = new HttpSimulator({
       handler: (request) => this.#handle(request),
       renderError: renderHuaweiError,
       ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
     });
-  }
-
-  get url(): string {
-    return this.#sim.url;
-  }
-
-  get faults(): FaultInjector {
-    return this.#sim.faults;
-  }
-
-  get callTimes(): readonly number[] {
-    return this.#sim.callTimes;
-  }
-
-  get calls(): number {
-    return this.#sim.calls;
-  }
-
-  /** Listens on 127.0.0.1 (a free port unless given); resolves with the base URL. */
-  start(port = 0): Promise<string> {
-    return this.#sim.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.#sim.stop();
   }
 
   /**
