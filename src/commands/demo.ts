@@ -1,4 +1,4 @@
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { verifyArchive } from '../archive/index.js';
 import { parseConfig } from '../config/index.js';
@@ -6,7 +6,7 @@ import { runSource, type RunOutcome } from '../drain/index.js';
 import { createLogger } from '../observability/index.js';
 import { openRuntime } from '../runtime.js';
 import { SimulatorFleet } from '../simulators/fleet.js';
-import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import type { Output } from './output.js';
 
 /**
@@ -16,12 +16,22 @@ import type { Output } from './output.js';
 export async function demo(options: { dir: string }, output: Output): Promise<number> {
   const dir = resolve(options.dir);
   const stateDir = join(dir, '.state');
+  const configPath = join(dir, '.demo-config.yaml');
+  // The simulators start empty each time, so an earlier demo's archive and checkpoints would not
+  // match them: start over, but only in a directory an earlier demo made.
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  if (entries.length > 0) {
+    if (!entries.includes('.demo-config.yaml')) {
+      output.err(`demo: ${dir} exists and is not a demo archive; choose another --dir`);
+      return EXIT_USAGE;
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
   await mkdir(dir, { recursive: true });
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const fleet = new SimulatorFleet({ perGrow: 60, sddpWindowSeconds: 1 });
   await fleet.start();
   output.out('log-archiver demo: simulators of the five provider APIs are running on 127.0.0.1');
-  const configPath = join(dir, '.demo-config.yaml');
   try {
     const text = fleet.configYaml({
       storage: { kind: 'file', path: dir },
