@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ProviderValidationError } from '../errors/index.js';
 import {
-  HuaweiClient,
+  huaweiClientForSource,
   huaweiCredentialsSchema,
-  huaweiEndpoint,
+  huaweiDefaultEndpoint,
   type HuaweiCredentials,
 } from './huawei/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
@@ -123,7 +122,7 @@ export function createHuaweiDataArtsAccessLogProvider(
     paramsSchema: dataArtsParamsSchema,
     credentialsSchema: huaweiCredentialsSchema,
     checkpointSchema: dataArtsCheckpointSchema,
-    defaultEndpoint: (params) => (params.region ? huaweiEndpoint('dayu', params.region) : undefined),
+    defaultEndpoint: (params) => huaweiDefaultEndpoint('dayu', params),
     initialCheckpoint: () => ({ v: 1, watermark: null, idsAtWatermark: [] }),
     pages: (source, from, context) => pages(source, from, context, pageSize, options.throttleFloorMs),
     summarize,
@@ -138,26 +137,7 @@ async function* pages(
   throttleFloorMs: number | undefined,
 ): AsyncGenerator<ProviderPage<DataArtsCheckpoint>> {
   const { params } = source;
-  const endpoint = source.endpoint ?? (params.region ? huaweiEndpoint('dayu', params.region) : undefined);
-  if (!endpoint) {
-    throw new ProviderValidationError(`${source.id}: no endpoint`, {
-      source: source.id,
-      provider: HUAWEI_DATAARTS_ACCESSLOG,
-      hint: 'set sources[].endpoint or params.region',
-    });
-  }
-  const client = new HuaweiClient({
-    endpoint,
-    credentials: source.credentials,
-    http: context.http,
-    retry: context.retry,
-    source: source.id,
-    provider: HUAWEI_DATAARTS_ACCESSLOG,
-    signal: context.signal,
-    logger: context.logger,
-    projectId: params.projectId,
-    throttleFloorMs,
-  });
+  const client = huaweiClientForSource(source, context, 'dayu', throttleFloorMs);
   const result = await client.get(
     dataArtsAccessLogPath(params.projectId, params.instanceId),
     { is_api: String(params.isApi) },

@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { ProviderValidationError } from '../errors/index.js';
 import {
-  HuaweiClient,
+  huaweiClientForSource,
   huaweiCredentialsSchema,
-  huaweiEndpoint,
+  huaweiDefaultEndpoint,
   type HuaweiCredentials,
 } from './huawei/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
@@ -157,7 +156,7 @@ export function createHuaweiDwsAuditLogRecordsProvider(
     paramsSchema: dwsParamsSchema,
     credentialsSchema: huaweiCredentialsSchema,
     checkpointSchema: dwsCheckpointSchema,
-    defaultEndpoint: (params) => (params.region ? huaweiEndpoint('dws', params.region) : undefined),
+    defaultEndpoint: (params) => huaweiDefaultEndpoint('dws', params),
     initialCheckpoint: () => ({ v: 1, floor: null, recent: [], pending: [] }),
     pages: (source, from, context) => pages(source, from, context, { pageSize, recentIds, throttleFloorMs: options.throttleFloorMs }),
     summarize,
@@ -177,26 +176,7 @@ async function* pages(
   tuning: Tuning,
 ): AsyncGenerator<ProviderPage<DwsCheckpoint>> {
   const { params } = source;
-  const endpoint = source.endpoint ?? (params.region ? huaweiEndpoint('dws', params.region) : undefined);
-  if (!endpoint) {
-    throw new ProviderValidationError(`${source.id}: no endpoint`, {
-      source: source.id,
-      provider: HUAWEI_DWS_AUDIT_LOG_RECORDS,
-      hint: 'set sources[].endpoint or params.region',
-    });
-  }
-  const client = new HuaweiClient({
-    endpoint,
-    credentials: source.credentials,
-    http: context.http,
-    retry: context.retry,
-    source: source.id,
-    provider: HUAWEI_DWS_AUDIT_LOG_RECORDS,
-    signal: context.signal,
-    logger: context.logger,
-    projectId: params.projectId,
-    throttleFloorMs: tuning.throttleFloorMs,
-  });
+  const client = huaweiClientForSource(source, context, 'dws', tuning.throttleFloorMs);
   const result = await client.get(
     dwsAuditLogRecordsPath(params.projectId, params.clusterId),
     {},

@@ -36,3 +36,4 @@ export {
   type RequestToSign,
   type SignOptions,
 } from './signer.js';
+export { huaweiClientForSource, huaweiDefaultEndpoint, type HuaweiSourceParams } from './source-client.js';
