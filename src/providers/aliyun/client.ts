@@ -1,6 +1,6 @@
-import { HttpClient, parseJsonBody, withRetry, type RetryPolicy } from '../../http/index.js';
+import { parseJsonBody, withRetry } from '../../http/index.js';
 import { ProviderError, type ProviderErrorDetails } from '../../errors/index.js';
-import type { Logger } from '../../observability/index.js';
+import type { ProviderClientOptions } from '../client-options.js';
 import type { AliyunCredentials } from './credentials.js';
 import { aliyunErrorBodySchema, mapAliyunError, type AliyunErrorBody } from './error-mapping.js';
 import { signRpcRequest } from './signer.js';
@@ -8,20 +8,12 @@ import { signRpcRequest } from './signer.js';
 /** A parameter value as the RPC query carries it; `undefined` means "leave the parameter out". */
 export type AliyunParamValue = string | number | boolean | undefined;
 
-export interface AliyunRpcClientOptions {
+export interface AliyunRpcClientOptions extends ProviderClientOptions {
   /** Base URL (`https://oos.cn-hangzhou.aliyuncs.com`, a VPC endpoint, or a simulator). */
   endpoint: string;
   credentials: AliyunCredentials;
   /** API version of the product (`2019-06-01`). */
   version: string;
-  http: HttpClient;
-  retry: RetryPolicy;
-  /** Source id, named in errors and logs. */
-  source: string;
-  /** Provider id, named in errors and logs. */
-  provider: string;
-  signal: AbortSignal;
-  logger: Logger;
   /**
    * Awaited before every attempt, retries included (e.g. a shared rate limiter): a quota counts
    * attempts, not logical calls.

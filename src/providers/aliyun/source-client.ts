@@ -1,4 +1,5 @@
 import { ProviderValidationError } from '../../errors/index.js';
+import { providerClientOptions } from '../client-options.js';
 import type { ProviderContext, SourceSpec } from '../provider.js';
 import { AliyunRpcClient } from './client.js';
 import type { AliyunCredentials } from './credentials.js';
@@ -24,12 +25,7 @@ export function aliyunClientForSource<P>(
     endpoint,
     credentials: source.credentials,
     version: ALIYUN_API_VERSIONS[product],
-    http: context.http,
-    retry: context.retry,
-    source: source.id,
-    provider: source.provider,
-    signal: context.signal,
-    logger: context.logger,
+    ...providerClientOptions(source, context),
     ...(beforeAttempt ? { beforeAttempt } : {}),
   });
 }

@@ -1,6 +1,6 @@
-import { HttpClient, parseJsonBody, withRetry, type RetryPolicy } from '../../http/index.js';
+import { parseJsonBody, withRetry } from '../../http/index.js';
 import { ProviderError, ProviderResponseError, type ProviderErrorDetails } from '../../errors/index.js';
-import type { Logger } from '../../observability/index.js';
+import type { ProviderClientOptions } from '../client-options.js';
 import { isAkSk, secretsOf, type HuaweiCredentials } from './credentials.js';
 import { huaweiErrorBodyOf, mapHuaweiError } from './error-mapping.js';
 import { encodeQuery, signRequest } from './signer.js';
@@ -12,18 +12,10 @@ import { encodeQuery, signRequest } from './signer.js';
  */
 export const DEFAULT_THROTTLE_FLOOR_MS = 2_000;
 
-export interface HuaweiClientOptions {
+export interface HuaweiClientOptions extends ProviderClientOptions {
   /** Base URL (`https://dws.cn-north-4.myhuaweicloud.com`, a VPC endpoint, or a simulator). */
   endpoint: string;
   credentials: HuaweiCredentials;
-  http: HttpClient;
-  retry: RetryPolicy;
-  /** Source id, named in errors and logs. */
-  source: string;
-  /** Provider id, named in errors and logs. */
-  provider: string;
-  signal: AbortSignal;
-  logger: Logger;
   /** Sent as `X-Project-Id` with AK/SK signing (as the SDK does for project-scoped calls). */
   projectId?: string | undefined;
   /**

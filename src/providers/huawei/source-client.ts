@@ -1,4 +1,5 @@
 import { ProviderValidationError } from '../../errors/index.js';
+import { providerClientOptions } from '../client-options.js';
 import type { ProviderContext, SourceSpec } from '../provider.js';
 import { HuaweiClient } from './client.js';
 import type { HuaweiCredentials } from './credentials.js';
@@ -34,12 +35,7 @@ export function huaweiClientForSource<P extends HuaweiSourceParams>(
   return new HuaweiClient({
     endpoint,
     credentials: source.credentials,
-    http: context.http,
-    retry: context.retry,
-    source: source.id,
-    provider: source.provider,
-    signal: context.signal,
-    logger: context.logger,
+    ...providerClientOptions(source, context),
     projectId: source.params.projectId,
     throttleFloorMs,
   });
