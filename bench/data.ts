@@ -9,18 +9,9 @@
  */
 
 import type { OosExecutionLog } from '../src/simulators/aliyun-oos.js';
+import { pick, prng } from '../test/helpers/random.js';
 
-/** mulberry32: a small, fast, seedable PRNG; good enough to vary text. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 const TABLES = ['ods_trade_order_di', 'dwd_user_login_hi', 'dim_sku_df', 'ads_gmv_report_1d', 'ods_app_event_log_hh', 'dws_member_tag_di'];
 const RULES = ['表行数不为0', 'primary key unique', 'null ratio of buyer_id <= 0.1%', '波动率 7 天平均 ±5%', 'enum check on status', 'amount >= 0'];
@@ -33,10 +24,6 @@ const FRAMES = [
   'java.util.concurrent.ThreadPoolExecutor.runWorker(ThreadPoolExecutor.java:1149)',
   'java.lang.Thread.run(Thread.java:750)',
 ];
-
-function pick<T>(rand: () => number, items: readonly T[]): T {
-  return items[Math.floor(rand() * items.length)]!;
-}
 
 function int(rand: () => number, below: number): number {
   return Math.floor(rand() * below);

@@ -6,6 +6,7 @@ import {
   canonicalQueryString,
   signRpcRequest,
 } from '../src/providers/aliyun/signer.js';
+import { pick, prng } from './helpers/random.js';
 
 // The official SDK is CommonJS with `exports.default = Client`; require() sidesteps ESM interop.
 interface SdkRequest {
@@ -20,25 +21,9 @@ interface OpenApiUtil {
 const require = createRequire(import.meta.url);
 const sdk = (require('@alicloud/openapi-util') as { default: OpenApiUtil }).default;
 
-/** Deterministic PRNG (mulberry32) so a failure is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const PIECES = ['a', 'Z', '9', ' ', '*', '~', "'", '(', ')', '!', '+', '=', '&', '%', '/', '?', '#', '数据', '脱敏', '😀', 'é', '\u00a0', '-', '_', '.', ':', ',', ';'];
 const ACTIONS = ['GetDataQualityScanRunLog', 'DescribeDataMaskingRunHistory', 'ListExecutionLogs', 'DescribeRegions'];
 const NAMES = ['Id', 'Offset', 'RegionId', 'ExecutionId', 'NextToken', 'MaxResults', 'StartTime', 'EndTime', 'Lang', 'TaskId', 'PageSize', 'CurrentPage', 'LogType', 'SrcTableName'];
-
-function pick<T>(random: () => number, list: readonly T[]): T {
-  return list[Math.floor(random() * list.length)]!;
-}
 
 function randomText(random: () => number, max: number): string {
   let out = '';

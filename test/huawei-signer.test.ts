@@ -9,6 +9,7 @@ import {
   queryFromSearchParams,
   signRequest,
 } from '../src/providers/huawei/signer.js';
+import { pick, prng } from './helpers/random.js';
 
 // The official SDK is CommonJS; require() sidesteps ESM interop. Only the surface used here is typed.
 interface SdkRequest {
@@ -30,22 +31,6 @@ interface SdkCredentials {
 }
 const require = createRequire(import.meta.url);
 const sdk = require('@huaweicloud/huaweicloud-sdk-core') as { BasicCredentials: new () => SdkCredentials };
-
-/** Deterministic PRNG (mulberry32) so a failure is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pick<T>(random: () => number, list: readonly T[]): T {
-  return list[Math.floor(random() * list.length)]!;
-}
 
 function text(random: () => number, pieces: readonly string[], min: number, max: number): string {
   let out = '';
