@@ -13,3 +13,27 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Starts a server on a free port and resolves with the port. A port can be taken between choosing
+ * and binding, so when `launch` fails the attempt is `abandon`ed (the half-started process killed)
+ * and a new port tried, up to `attempts` times. The last abandon is `final` (undo the rest of the
+ * setup too); then the last error is rethrown.
+ */
+export async function launchOnFreePort(
+  launch: (port: number) => Promise<void>,
+  abandon: (final: boolean) => Promise<void>,
+  attempts = 3,
+): Promise<number> {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    try {
+      await launch(port);
+      return port;
+    } catch (error) {
+      const final = attempt >= attempts;
+      await abandon(final);
+      if (final) throw error;
+    }
+  }
+}

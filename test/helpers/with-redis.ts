@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { captureOutput, spawnChild, stopChild } from './children.js';
-import { freePort } from './free-port.js';
+import { launchOnFreePort } from './free-port.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
@@ -28,10 +28,9 @@ export interface RedisHandle {
 export async function startRedis(): Promise<RedisHandle> {
   const dir = makeTempDir('redis');
   const clients = new Set<Redis>();
-  let port = 0;
   let child: ChildProcess | undefined;
 
-  const launch = async (): Promise<void> => {
+  const launch = async (port: number): Promise<void> => {
     const proc = spawnChild(
       REDIS_SERVER,
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
@@ -43,20 +42,10 @@ export async function startRedis(): Promise<RedisHandle> {
     await waitForPing(port, proc, output);
   };
 
-  // A freshly chosen port can be taken between choosing and binding: try a few.
-  for (let attempt = 1; ; attempt += 1) {
-    port = await freePort();
-    try {
-      await launch();
-      break;
-    } catch (error) {
-      if (child) await stopChild(child, 'SIGKILL');
-      if (attempt >= 3) {
-        removeTempDir(dir);
-        throw error;
-      }
-    }
-  }
+  const port = await launchOnFreePort(launch, async (final) => {
+    if (child) await stopChild(child, 'SIGKILL');
+    if (final) removeTempDir(dir);
+  });
 
   const halt = async (): Promise<void> => {
     if (child) await stopChild(child, 'SIGTERM');
@@ -82,7 +71,7 @@ export async function startRedis(): Promise<RedisHandle> {
     async restart() {
       await halt();
       mkdirSync(dir, { recursive: true });
-      await launch();
+      await launch(port);
     },
     async kill() {
       if (child) await stopChild(child, 'SIGKILL');

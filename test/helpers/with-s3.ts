@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../../src/storage/index.js';
 import { captureOutput, spawnChild, stopChild } from './children.js';
-import { freePort } from './free-port.js';
+import { launchOnFreePort } from './free-port.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./s3-server.mjs', import.meta.url));
@@ -70,10 +70,9 @@ export async function startS3(options: S3ServerOptions = {}): Promise<S3Handle> 
   const bucket = options.bucket ?? 'archive-test';
   const dir = makeTempDir('s3');
   const stores = new Set<S3ObjectStore>();
-  let port = 0;
   let child: ChildProcess | undefined;
 
-  const launch = async (): Promise<void> => {
+  const launch = async (port: number): Promise<void> => {
     const args = [SERVER_SCRIPT, '--dir', dir, '--port', String(port), '--bucket', bucket];
     if (options.conditionalWrites === false) args.push('--no-conditional-writes');
     const proc = spawnChild(process.execPath, args);
@@ -81,19 +80,10 @@ export async function startS3(options: S3ServerOptions = {}): Promise<S3Handle> 
     await waitForReady(proc, port);
   };
 
-  for (let attempt = 1; ; attempt += 1) {
-    port = await freePort();
-    try {
-      await launch();
-      break;
-    } catch (error) {
-      if (child) await stopChild(child, 'SIGKILL');
-      if (attempt >= 3) {
-        removeTempDir(dir);
-        throw error;
-      }
-    }
-  }
+  const port = await launchOnFreePort(launch, async (final) => {
+    if (child) await stopChild(child, 'SIGKILL');
+    if (final) removeTempDir(dir);
+  });
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
@@ -135,7 +125,7 @@ export async function startS3(options: S3ServerOptions = {}): Promise<S3Handle> 
     },
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) return;
-      await launch();
+      await launch(port);
     },
     async kill() {
       if (child) await stopChild(child, 'SIGKILL');
