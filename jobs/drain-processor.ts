@@ -2,6 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { SourceConfig } from '../src/config/index.js';
 import { runSource, type DrainDeps, type DrainSignals } from '../src/drain/index.js';
 import { ArchiverError } from '../src/errors/index.js';
+import type { ArchiverMetrics } from '../src/observability/index.js';
 import type { DrainJobData } from './queue.js';
 
 /** What a drain job returns (kept in BullMQ for inspection). */
@@ -21,11 +22,13 @@ export function createDrainProcessor(
   deps: DrainDeps,
   sources: ReadonlyMap<string, SourceConfig>,
   signals: DrainSignals,
+  metrics?: ArchiverMetrics,
 ): (job: Job<DrainJobData>) => Promise<DrainJobResult> {
   return async (job) => {
     const source = sources.get(job.data.sourceId);
     if (!source) throw new UnrecoverableError(`source ${job.data.sourceId} is not in this worker's config`);
     const outcome = await runSource(deps, source, signals);
+    metrics?.record(outcome);
     switch (outcome.status) {
       case 'ok':
         return { source: source.id, status: 'ok', records: outcome.result.records, objects: outcome.result.objects };

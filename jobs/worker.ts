@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ArchiverConfig } from '../src/config/index.js';
-import type { Logger } from '../src/observability/index.js';
+import { ArchiverMetrics, type Logger } from '../src/observability/index.js';
 import { openRuntime } from '../src/runtime.js';
 import { onShutdownSignals } from '../src/shutdown.js';
 import { createDrainProcessor, type DrainJobResult } from './drain-processor.js';
@@ -30,9 +30,12 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   const stop = new AbortController();
   const abort = new AbortController();
   const sources = new Map(config.sources.map((s) => [s.id, s]));
+  const metrics = new ArchiverMetrics();
+  const endpoint = config.worker.metricsPort === undefined ? undefined : await metrics.serve(config.worker.metricsPort);
+  if (endpoint) logger.info({ port: endpoint.port }, 'serving /metrics and /healthz');
   const worker = new Worker<DrainJobData, DrainJobResult>(
     DRAIN_QUEUE,
-    createDrainProcessor(runtime.deps, sources, { stop: stop.signal, abort: abort.signal }),
+    createDrainProcessor(runtime.deps, sources, { stop: stop.signal, abort: abort.signal }, metrics),
     { connection: workerConnection, prefix, concurrency: config.worker.concurrency, autorun: false },
   );
   worker.on('completed', (job, result) => {
@@ -75,6 +78,7 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   void worker.run();
   logger.info({ sources: config.sources.length, concurrency: config.worker.concurrency, storage: runtime.store.describe() }, 'worker started');
   await closed;
+  await endpoint?.close();
   await queue.close();
   await runtime.close();
   queueConnection.disconnect();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileObjectStore } from '../src/storage/index.js';
 import { SimulatorFleet } from '../src/simulators/fleet.js';
 import { exited } from './helpers/children.js';
+import { freePort } from './helpers/free-port.js';
 import { startCli } from './helpers/cli.js';
 import { compareIds, readArchive } from './helpers/read-archive.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
@@ -57,7 +58,7 @@ describe('worker', () => {
       storage: { kind: 'file', path: join(dir, 'archive') },
       checkpoints: { kind: 'redis' },
       batch: { maxRecords: 50 },
-      worker: { concurrency: 3, shutdownTimeout: '10s' },
+      worker: { concurrency: 3, shutdownTimeout: '10s', metricsPort: await freePort() },
     };
     writeFileSync(configPath, fleet.configYaml(sections, { every: '500ms' }));
     fleet.grow();
@@ -81,6 +82,11 @@ describe('worker', () => {
         expect(problem, worker.output().slice(-3000)).toBeUndefined();
       }
       expect((await schedulerIds()).sort()).toEqual(fleet.sources().map((s) => `source:${s.id}`).sort());
+      const metrics = await (await fetch(`http://127.0.0.1:${sections.worker.metricsPort}/metrics`)).text();
+      const archived = /log_archiver_records_archived_total\{source="dq-scan-log"\} (\d+)/.exec(metrics);
+      expect(Number(archived?.[1])).toBe(fleet.expectedIds().get('dq-scan-log')!.length);
+      expect(metrics).toMatch(/log_archiver_last_success_timestamp_seconds\{source="dws-audit"\} \d/);
+      expect((await fetch(`http://127.0.0.1:${sections.worker.metricsPort}/healthz`)).status).toBe(200);
     } finally {
       worker.child.kill('SIGTERM');
       await exited(worker.child);

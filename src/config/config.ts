@@ -19,7 +19,7 @@ export interface ArchiverConfig {
   storage: StorageConfig;
   checkpoints: { kind: 'redis' | 'file'; path: string };
   batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
-  worker: { concurrency: number; leaseTtlMs: number; shutdownTimeoutMs: number };
+  worker: { concurrency: number; leaseTtlMs: number; shutdownTimeoutMs: number; metricsPort: number | undefined };
   http: { timeoutMs: number; maxBodyBytes: number; maxAttempts: number };
   manifests: { hmacKey: Buffer | undefined };
   sources: SourceConfig[];

@@ -188,6 +188,7 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
       concurrency: data.worker.concurrency,
       leaseTtlMs: data.worker.leaseTtl,
       shutdownTimeoutMs: data.worker.shutdownTimeout,
+      metricsPort: data.worker.metricsPort,
     },
     http: { timeoutMs: data.http.timeout, maxBodyBytes: data.http.maxBodyBytes, maxAttempts: data.http.maxAttempts },
     manifests: { hmacKey },

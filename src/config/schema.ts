@@ -77,6 +77,8 @@ export const workerSchema = z
     leaseTtl: duration.default(60_000),
     /** Time SIGTERM gives a drain to flush and commit before it is abandoned. @defaultValue 30s */
     shutdownTimeout: duration.default(30_000),
+    /** Port of the worker's Prometheus `/metrics` and `/healthz` endpoint; off when unset. */
+    metricsPort: z.number().int().min(0).max(65535).optional(),
   })
   .strict();
 
