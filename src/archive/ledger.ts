@@ -133,6 +133,7 @@ export class ManifestLedger {
       await this.#bestEffortDelete([key, intent]);
       throw error;
     }
+    failpoint('before-manifest');
     const manifest: Omit<Manifest, 'hmac'> = {
       version: 1,
       source,

@@ -73,7 +73,9 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
   const provider = getProvider(source.provider);
   const log = deps.logger.child({ source: source.id });
   const lease = await deps.leases.acquire(source.id);
-  log.info({ token: lease.token }, 'drain started');
+  // `fencingToken`, not `token`: the logger redacts `token` (IAM tokens are secrets), and a fencing
+  // token is what ties a drain to the keys it wrote (`<seq>-<token>`).
+  log.info({ fencingToken: lease.token }, 'drain started');
   const result: DrainResult = { source: source.id, records: 0, objects: 0, pages: 0, durationMs: 0, head: null, keys: [] };
   let spool: BatchSpool | undefined;
   try {
@@ -189,7 +191,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     await spool?.discard();
     result.durationMs = Date.now() - started;
     // Logged before the release, so that per source these intervals never overlap.
-    log.info({ token: lease.token, records: result.records, objects: result.objects, durationMs: result.durationMs }, 'drain finished');
+    log.info({ fencingToken: lease.token, records: result.records, objects: result.objects, durationMs: result.durationMs }, 'drain finished');
     await lease.release();
   }
 }

@@ -97,7 +97,7 @@ class RedisLease implements Lease {
   #lose(cause: unknown): void {
     if (this.#controller.signal.aborted) return;
     clearInterval(this.#timer);
-    this.options.logger.warn({ source: this.source, token: this.token }, 'lease lost');
+    this.options.logger.warn({ source: this.source, fencingToken: this.token }, 'lease lost');
     this.#controller.abort(new LeaseLostError(this.source, this.token, cause));
   }
 

@@ -24,6 +24,8 @@ export interface DrainEvent {
   worker: string;
   pid: number;
   source: string;
+  /** The drain's fencing token (logged as `fencingToken`). */
+  token: string;
   kind: 'started' | 'finished';
   at: number;
 }
@@ -35,7 +37,14 @@ const CRASH = /unhandled|uncaught|FATAL|ERR_UNHANDLED_REJECTION|Maximum call sta
 export class WorkerProcess {
   readonly child: ChildProcess;
   readonly events: DrainEvent[] = [];
+  /** Failpoints this worker died at (`failpoint <name>: SIGKILL`). */
   readonly failpoints: string[] = [];
+  /** Failpoints this worker stalled at (`failpoint <name>: stall <ms> ms`). */
+  readonly stalls: string[] = [];
+  /** Leases this worker found lost (renewal refused, or a check before a commit). */
+  leasesLost = 0;
+  /** Drains that ended refused by fencing (ERR_LEASE_LOST): stale writers stopped. */
+  fenced = 0;
   /** Lines suggesting a crash or an unhandled rejection. */
   readonly crashes: string[] = [];
   readonly startedAt = Date.now();
@@ -73,6 +82,20 @@ export class WorkerProcess {
     return this.#tail.slice(-lines).join('\n');
   }
 
+  /** Freezes the process (SIGSTOP) for `ms`, as a VM pause or a partition would, then SIGCONT. */
+  async freeze(ms: number): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill('SIGSTOP');
+    await sleep(ms);
+    if (this.alive) this.child.kill('SIGCONT');
+  }
+
+  /** Resolves once the worker has started its first drain (or after `timeoutMs`, or when it died). */
+  async firstDrain(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.alive && this.events.length === 0 && Date.now() < deadline) await sleep(20);
+  }
+
   async kill(): Promise<void> {
     if (this.alive) this.child.kill('SIGKILL');
     await exited(this.child);
@@ -106,20 +129,23 @@ export class WorkerProcess {
     this.#tail.push(line);
     if (this.#tail.length > 400) this.#tail.splice(0, 200);
     if (line.startsWith('failpoint ')) {
-      this.failpoints.push(line.slice('failpoint '.length).split(':')[0]!);
+      const name = line.slice('failpoint '.length).split(':')[0]!;
+      (line.includes(': stall ') ? this.stalls : this.failpoints).push(name);
       return;
     }
     if (!line.startsWith('{')) {
       if (CRASH.test(line)) this.crashes.push(line);
       return;
     }
-    let entry: { msg?: string; source?: string; time?: string; job?: unknown; level?: number; pid?: number; removed?: unknown[] };
+    let entry: { msg?: string; source?: string; time?: string; job?: unknown; level?: number; pid?: number; removed?: unknown[]; code?: string; fencingToken?: string };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
       if (CRASH.test(line)) this.crashes.push(line);
       return;
     }
+    if (entry.msg === 'lease lost') this.leasesLost += 1;
+    if (entry.msg === 'drain failed' && entry.code === 'ERR_LEASE_LOST') this.fenced += 1;
     if (entry.msg === 'removed debris of interrupted writers' && Array.isArray(entry.removed)) this.debris += entry.removed.length;
     if ((entry.level ?? 0) >= 60 || (entry.msg !== undefined && CRASH.test(entry.msg))) this.crashes.push(line);
     // BullMQ's 'completed' handler logs a second "drain finished" carrying the job id, after the
@@ -129,6 +155,7 @@ export class WorkerProcess {
         worker: this.label,
         pid: entry.pid ?? this.pid,
         source: entry.source,
+        token: entry.fencingToken ?? '',
         kind: entry.msg === 'drain started' ? 'started' : 'finished',
         at: Date.parse(entry.time),
       });
@@ -277,20 +304,22 @@ export function overlappingDrains(workers: WorkerProcess[]): { overlaps: string[
   const intervals = new Map<string, { worker: string; from: number; to: number }[]>();
   let drains = 0;
   for (const worker of workers) {
-    const open = new Map<string, number>();
+    // A drain is its (source, fencing token): tokens are unique per lease.
+    const open = new Map<string, { source: string; from: number }>();
     for (const event of worker.events) {
+      const id = `${event.source} ${event.token}`;
       if (event.kind === 'started') {
-        open.set(event.source, event.at);
+        open.set(id, { source: event.source, from: event.at });
       } else {
-        const from = open.get(event.source);
-        if (from === undefined) continue;
-        open.delete(event.source);
-        push(intervals, event.source, { worker: worker.label, from, to: event.at });
+        const started = open.get(id);
+        if (started === undefined) continue;
+        open.delete(id);
+        push(intervals, event.source, { worker: `${worker.label}#${event.token}`, from: started.from, to: event.at });
         drains += 1;
       }
     }
-    for (const [source, from] of open) {
-      push(intervals, source, { worker: worker.label, from, to: worker.exitedAt ?? Date.now() });
+    for (const [id, { source, from }] of open) {
+      push(intervals, source, { worker: `${worker.label}#${id.split(' ')[1]}`, from, to: worker.exitedAt ?? Date.now() });
       drains += 1;
     }
   }
