@@ -158,7 +158,32 @@ export class ManifestLedger {
     const mkey = manifestKey(source, seq, lease.token);
     await this.#retry(() => this.store.putBytes(mkey, encoded.bytes, { contentType: 'application/json', ifNoneMatch: true }), signal);
     failpoint('after-manifest');
+    await this.#removeStaleSiblings(source, seq, lease.token);
     return { head: { seq, key: mkey, sha256: encoded.sha256, token: lease.token, totals: manifest.totals }, key };
+  }
+
+  /**
+   * A writer frozen between its lease check and its manifest write can write manifest `seq`
+   * after this holder's recovery looked (its object already removed with its intent). Recovery
+   * starts at the head and never looks below it again, so it is removed here, right after our
+   * own manifest for `seq` is durable; a stale manifest written after this look finds ours in
+   * `withdraw()` and removes itself. Only older tokens whose object is gone are touched: such a
+   * manifest can never be adopted.
+   */
+  async #removeStaleSiblings(source: string, seq: number, token: string): Promise<void> {
+    const removed: string[] = [];
+    try {
+      const stale: Candidate[] = [];
+      for await (const item of this.store.list(`${manifestPrefix(source)}${String(seq).padStart(10, '0')}-`)) {
+        const parsed = parseSeqKey(item.key);
+        if (parsed && parsed.seq === seq && parsed.token < token) stale.push({ key: item.key, ...parsed });
+      }
+      for (const candidate of stale) if (!(await this.#sound(candidate))) await this.#removeCandidate(candidate, removed);
+    } catch (error) {
+      // Our manifest is durable: the commit stands. The stale one is left for verify to report.
+      this.options.logger.warn({ source, seq, err: errorSummary(error) }, 'could not look for stale manifests beside ours');
+    }
+    if (removed.length > 0) this.options.logger.warn({ source, removed }, 'removed debris of interrupted writers');
   }
 
   /** Removes an intent once its manifest is durable (best effort: recovery does it otherwise). */

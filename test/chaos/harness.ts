@@ -216,7 +216,8 @@ export class World {
       batch: { maxRecords: settings.maxRecords ?? 25, gzipLevel: 1 },
       worker: { concurrency: settings.concurrency ?? 2, leaseTtl: settings.leaseTtl ?? '3s', shutdownTimeout: '10s' },
       // Short timeouts: the simulators' `timeout` fault never answers; `oversize` sends 40 MiB.
-      http: { timeout: '2s', maxBodyBytes: 1024 * 1024, maxAttempts: 6 },
+      // (DataArts answers with its whole list every call: 8 MiB leaves room for a long run.)
+      http: { timeout: '2s', maxBodyBytes: 8 * 1024 * 1024, maxAttempts: 6 },
     };
     const path = join(this.dir, `${name}.yaml`);
     writeFileSync(path, this.fleet.configYaml(sections, { every: settings.every ?? '300ms' }));
