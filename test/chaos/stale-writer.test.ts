@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManifestLedger, verifyArchive, type SpooledBatch } from '../../src/archive/index.js';
 import type { HeadRef, SourceState } from '../../src/checkpoints/index.js';
 import { formatToken, type Lease } from '../../src/leases/index.js';
@@ -59,7 +59,12 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
   const commit = async (l: Lease, head: HeadRef | null, name: string, after: number) =>
     ledger.commit({ source: SOURCE, provider: 'p', lease: l, head, batch: batch(name), checkpointBefore: { at: after - 1 }, checkpointAfter: { at: after }, requestIds: [] });
   const state = (head: HeadRef | null): SourceState => ({ head, position: undefined, updatedAt: new Date().toISOString() });
-  const problems = async (): Promise<string[]> => (await verifyArchive(store)).problems.map((p) => `${p.kind} ${p.key}`);
+  const outcomes: string[] = [];
+  const problems = async (): Promise<string[]> => {
+    const found = (await verifyArchive(store)).problems.map((p) => `${p.kind} ${p.key}`);
+    outcomes.push(`${found.length} problems`);
+    return found;
+  };
 
   beforeEach(() => {
     dir = makeTempDir('stale-writer');
@@ -67,6 +72,7 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
     ledger = new ManifestLedger(store, { hmacKey: undefined, logger: silentLogger(), retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 }, writer: 'test' });
   });
   afterEach(() => removeTempDir(dir));
+  afterAll(() => console.log(`chaos stale writer: ${outcomes.length} interleavings (late manifest before/after the new holder's #n, adopted), verify after each: ${outcomes.join(', ')}`));
 
   it('its late manifest does not outlive the next holder committing past it (withdraw found no sibling yet)', async () => {
     const l1 = lease();
