@@ -55,7 +55,7 @@ describe('verify', () => {
 
   it('passes an intact archive and counts its records', async () => {
     await build();
-    const report = await verifyArchive(store, { expectedHeads: new Map([['s', 4]]) });
+    const report = await verifyArchive(store, { expectedHeads: new Map([['s', heads[3]!]]) });
     expect(report.problems).toEqual([]);
     expect(report.sources).toEqual([{ source: 's', manifests: 4, objects: 4, records: 20, bytes: expect.any(Number), pending: [] }]);
   });
@@ -87,7 +87,16 @@ describe('verify', () => {
     await store.delete(heads[3]!.key);
     await store.delete(dataKeys[3]!);
     expect(await problems()).toEqual([]);
-    expect(await problems({ expectedHeads: new Map([['s', 4]]) })).toEqual(['manifest-missing _manifests/s/']);
+    expect(await problems({ expectedHeads: new Map([['s', heads[3]!]]) })).toEqual(['manifest-missing _manifests/s/']);
+  });
+
+  it('names an altered newest manifest, which no successor vouches for, by the hash the checkpoint store kept', async () => {
+    await build();
+    const newest = JSON.parse((await store.get(heads[3]!.key))!.toString('utf8')) as { records: number };
+    newest.records = 1;
+    await store.putBytes(heads[3]!.key, Buffer.from(JSON.stringify(newest)), { contentType: 'application/json' });
+    expect(await problems()).toEqual([]);
+    expect(await problems({ expectedHeads: new Map([['s', heads[3]!]]) })).toEqual([`manifest-altered ${heads[3]!.key}`]);
   });
 
   it('names objects without a manifest', async () => {

@@ -10,4 +10,4 @@ export {
   parseSeqKey,
   sourceOfKey,
 } from './layout.js';
-export { verifyArchive, type VerifyReport, type Problem, type ProblemKind, type SourceSummary } from './verify.js';
+export { verifyArchive, type ExpectedHead, type VerifyReport, type Problem, type ProblemKind, type SourceSummary } from './verify.js';

@@ -37,10 +37,17 @@ export interface VerifyReport {
   problems: Problem[];
 }
 
+/** The newest manifest as the checkpoint store recorded it when it was committed. */
+export interface ExpectedHead {
+  seq: number;
+  key: string;
+  sha256: string;
+}
+
 export interface VerifyOptions {
   hmacKey?: Buffer | undefined;
   /** Last committed sequence per source as the checkpoint store knows it, to detect a cut tail. */
-  expectedHeads?: Map<string, number>;
+  expectedHeads?: Map<string, ExpectedHead>;
   /** Sources to report even when storage holds nothing for them. */
   sources?: string[];
 }
@@ -116,6 +123,11 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       } else if (seq === 1 && manifest.prev !== null) {
         problems.push({ source, kind: 'chain-broken', key: chosen.key, detail: 'first manifest names a predecessor' });
       }
+      const head = options.expectedHeads?.get(source);
+      if (head && head.seq === seq && (head.key !== chosen.key || head.sha256 !== chosen.sha256)) {
+        // The newest manifest has no successor to vouch for it; the checkpoint store does.
+        problems.push({ source, kind: 'manifest-altered', key: head.key, detail: `manifest #${seq} differs from the one the checkpoint store recorded at commit (SHA-256 ${head.sha256.slice(0, 16)}…)` });
+      }
       prev = chosen.sha256;
       prevKey = chosen.key;
       summary.manifests += 1;
@@ -137,9 +149,9 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       }
     }
     const expected = options.expectedHeads?.get(source);
-    if (expected !== undefined && expected > maxSeq) {
+    if (expected !== undefined && expected.seq > maxSeq) {
       const first = `_manifests/${source}/${String(maxSeq + 1).padStart(10, '0')}-*`;
-      problems.push({ source, kind: 'manifest-missing', key: `_manifests/${source}/`, detail: `checkpoint store records ${expected} objects but storage has manifests up to #${maxSeq}: the newest (${first} on) were deleted` });
+      problems.push({ source, kind: 'manifest-missing', key: `_manifests/${source}/`, detail: `checkpoint store records ${expected.seq} objects (newest ${expected.key}) but storage has manifests up to #${maxSeq}: the newest (${first} on) were deleted` });
     }
     const pendingKeys = new Set<string>();
     for (const key of intents.get(source) ?? []) {

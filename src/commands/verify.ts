@@ -1,4 +1,4 @@
-import { verifyArchive } from '../archive/index.js';
+import { verifyArchive, type ExpectedHead } from '../archive/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { openRuntime } from '../runtime.js';
@@ -10,10 +10,10 @@ export async function verify(options: { config: string; json?: boolean }, output
   const config = await loadConfig(options.config);
   const runtime = await openRuntime(config, { logger, needRedis: false });
   try {
-    const expectedHeads = new Map<string, number>();
+    const expectedHeads = new Map<string, ExpectedHead>();
     for (const source of config.sources) {
       const state = await runtime.deps.checkpoints.load(source.id).catch(() => undefined);
-      if (state?.head) expectedHeads.set(source.id, state.head.seq);
+      if (state?.head) expectedHeads.set(source.id, state.head);
     }
     const report = await verifyArchive(runtime.store, {
       hmacKey: config.manifests.hmacKey,
