@@ -101,6 +101,8 @@ describe('worker', () => {
     // A source removed from the config loses its scheduler at the next start.
     const fewer = fleet.sources().slice(0, 2).map((s) => ({ ...s, schedule: { every: '1s' } }));
     writeFileSync(configPath, JSON.stringify({ ...sections, sources: fewer }));
+    // A Redis that may evict keys could drop leases and queue state: the worker says so at start.
+    await redis.client().config('SET', 'maxmemory-policy', 'allkeys-lru');
     const again = startCli(['worker', '-c', configPath]);
     try {
       const gone = await eventually(async () => {
@@ -113,5 +115,7 @@ describe('worker', () => {
       await exited(again.child);
     }
     expect(again.child.exitCode).toBe(0);
+    expect(again.output()).toMatch(/"policy":"allkeys-lru".*maxmemory-policy is not noeviction/);
+    await redis.client().config('SET', 'maxmemory-policy', 'noeviction');
   });
 });
