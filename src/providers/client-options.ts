@@ -16,6 +16,8 @@ export interface ProviderClientOptions {
   provider: string;
   signal: AbortSignal;
   logger: Logger;
+  /** Per-request timeout of this source (`sources[].timeout`); the HTTP client's own when unset. */
+  timeoutMs?: number;
 }
 
 /** The {@link ProviderClientOptions} for one drain of `source`. */
@@ -27,5 +29,6 @@ export function providerClientOptions(source: SourceSpec<unknown, unknown>, cont
     provider: source.provider,
     signal: context.signal,
     logger: context.logger,
+    timeoutMs: source.timeoutMs,
   };
 }
