@@ -67,11 +67,15 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
         });
       },
       onDeadline: () => {
+        // Abandon: drains stop at their next await and commit nothing more. worker.close(true)
+        // would only return the close already in progress, so stop waiting for it after a
+        // moment; whatever is left uncommitted is cleaned up by the next drain's recovery.
         abort.abort();
-        void worker.close(true).then(() => {
+        void worker.close(true);
+        setTimeout(() => {
           detach();
           resolve();
-        });
+        }, 2_000).unref();
       },
     });
   });

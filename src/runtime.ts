@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { ManifestLedger } from './archive/index.js';
 import { FileCheckpointStore, RedisCheckpointStore, type CheckpointStore } from './checkpoints/index.js';
 import type { ArchiverConfig } from './config/index.js';
-import type { DrainDeps } from './drain/index.js';
+import { BatchSpool, type DrainDeps } from './drain/index.js';
 import { HttpClient, defaultRetryPolicy } from './http/index.js';
 import { FileLeaseManager, RedisLeaseManager, type LeaseManager } from './leases/index.js';
 import type { Logger } from './observability/index.js';
@@ -54,6 +54,9 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     retry: { maxAttempts: 40, baseDelayMs: 500, maxDelayMs: 15_000, maxElapsedMs: 15 * 60_000 },
     writer: `log-archiver/${VERSION}`,
   });
+  const spoolDir = process.env.LOG_ARCHIVER_SPOOL_DIR ?? join(tmpdir(), 'log-archiver-spool');
+  const swept = await BatchSpool.sweep(spoolDir);
+  if (swept > 0) logger.info({ spoolDir, files: swept }, 'removed spool files of processes that died mid-batch');
   const deps: DrainDeps = {
     ledger,
     checkpoints,
@@ -62,7 +65,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     rateLimiter,
     logger,
     batch: config.batch,
-    spoolDir: process.env.LOG_ARCHIVER_SPOOL_DIR ?? join(tmpdir(), 'log-archiver-spool'),
+    spoolDir,
     providerRetry: { ...defaultRetryPolicy, maxAttempts: config.http.maxAttempts },
   };
   return {

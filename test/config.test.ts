@@ -114,6 +114,23 @@ sources:
     expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^sources\[0\]\.credentials: required: set credentials, or ALIBABA_CLOUD_ACCESS_KEY_ID/)]));
   });
 
+  it('rejects durations that would break at run time', () => {
+    const found = problems(`
+storage: { kind: file, path: ./a }
+worker: { leaseTtl: 100ms, shutdownTimeout: 30d }
+http: { timeout: 2500.5 }
+sources:
+  - { id: a, provider: aliyun-oos-execution-logs, endpoint: "http://127.0.0.1:1", credentials: { accessKeyId: x, accessKeySecret: y }, params: { regionId: r, executionIds: [e] } }
+`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^worker\.leaseTtl: expected at least 3s/),
+        expect.stringMatching(/^worker\.shutdownTimeout: expected at most 1d/),
+        expect.stringMatching(/^http\.timeout: expected a duration/),
+      ]),
+    );
+  });
+
   it('rejects YAML syntax errors and redis checkpoints without redis', () => {
     expect(problems('storage: [unclosed').length).toBeGreaterThan(0);
     expect(

@@ -48,6 +48,31 @@ describe('redis leases and fenced checkpoints', () => {
     expect(lease.signal.aborted).toBe(true);
   });
 
+  it('issues larger tokens when Redis comes back with an old counter (restored snapshot, promoted replica)', async () => {
+    const client = redis.client();
+    const leases = new RedisLeaseManager(client, { prefix: 't4', ttlMs: 5000, logger: silentLogger() });
+    const before = await leases.acquire('s');
+    await before.release();
+    await client.set('t4:fence', '5');
+    const after = await leases.acquire('s');
+    expect(BigInt(after.token)).toBeGreaterThan(BigInt(before.token));
+  });
+
+  it('gives the lease up once renewals have failed for a whole TTL (cut off from Redis)', async () => {
+    const own = await startRedis();
+    try {
+      const client = own.client();
+      const leases = new RedisLeaseManager(client, { prefix: 't5', ttlMs: 3000, logger: silentLogger() });
+      const lease = await leases.acquire('s');
+      await own.kill();
+      await sleep(4500);
+      expect(lease.signal.aborted).toBe(true);
+      expect(lease.signal.reason).toBeInstanceOf(LeaseLostError);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('issues larger tokens even after Redis lost every key', async () => {
     const client = redis.client();
     const leases = new RedisLeaseManager(client, { prefix: 't3', ttlMs: 5000, logger: silentLogger() });

@@ -147,6 +147,29 @@ describe('manifest ledger recovery', () => {
     expect((await verifyArchive(store)).problems).toEqual([]);
   });
 
+  it('a stale holder\'s recovery deletes nothing of a newer holder: it stops with LeaseLostError', async () => {
+    const stale = lease();
+    const one = await commit(stale, null, 'one', 1);
+    const fresh = lease();
+    // The newer holder is mid-commit: intent and object written, manifest not yet.
+    const upload = `${SOURCE}/2026/01/01/${SOURCE}-0000000002-${fresh.token}.ndjson.gz`;
+    await store.putBytes(intentKey(SOURCE, 2, fresh.token), Buffer.from(JSON.stringify({ key: upload })), { contentType: 'application/json' });
+    await store.putBytes(upload, Buffer.from('the newer holder\'s batch'), { contentType: 'application/gzip' });
+    // The stale holder wakes from a pause longer than its lease and recovers.
+    await expect(ledger.recover(SOURCE, state(one.head, { at: 1 }), stale)).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await keys()).toEqual(expect.arrayContaining([upload, intentKey(SOURCE, 2, fresh.token)]));
+  });
+
+  it('a fenced-out writer withdraws a manifest whose object the new holder already removed', async () => {
+    const stale = lease();
+    const one = await commit(stale, null, 'one', 1);
+    const two = await commit(stale, one.head, 'two', 2);
+    await store.delete(two.key); // the new holder's recovery removed the upload
+    await ledger.withdraw(SOURCE, two.head, two.key);
+    expect(await keys()).not.toContain(two.head.key);
+    expect((await verifyArchive(store)).problems).toEqual([]);
+  });
+
   it('rebuilds from storage when the cache names a manifest storage does not have', async () => {
     const l = lease();
     const one = await commit(l, null, 'one', 1);

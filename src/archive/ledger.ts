@@ -1,4 +1,4 @@
-import { ArchiverError, StorageError } from '../errors/index.js';
+import { ArchiverError, LeaseLostError, ObjectExistsError, StorageError } from '../errors/index.js';
 import { failpoint, failpointDuring } from '../failpoints.js';
 import { withRetry, type RetryPolicy } from '../http/index.js';
 import type { HeadRef, SourceState } from '../checkpoints/index.js';
@@ -14,7 +14,7 @@ import {
   manifestPrefix,
   parseSeqKey,
 } from './layout.js';
-import { decodeManifest, encodeManifest, type Manifest } from './manifest.js';
+import { decodeManifest, encodeManifest, sha256Hex, type Manifest } from './manifest.js';
 
 /** A finished, spooled batch ready to be uploaded. */
 export interface SpooledBatch {
@@ -54,6 +54,15 @@ export interface LedgerOptions {
   writer: string;
 }
 
+/** What one recovery (or one commit's clean-up) carries through its steps. */
+interface Scope {
+  removed: string[];
+  lease: Lease | undefined;
+  signal: AbortSignal | undefined;
+  /** Whether the lease was confirmed before the first delete. */
+  confirmed: boolean;
+}
+
 interface Candidate {
   key: string;
   seq: number;
@@ -78,35 +87,39 @@ export class ManifestLedger {
     private readonly options: LedgerOptions,
   ) {}
 
-  /** Finds the committed head of `source` and cleans debris; call only while holding the lease. */
-  async recover(source: string, cached: SourceState | undefined, lease: Lease): Promise<Recovered> {
-    const removed: string[] = [];
+  /**
+   * Finds the committed head of `source` and cleans debris; call only while holding the lease.
+   * Throws LeaseLostError, deleting nothing, when it meets a key of a newer holder.
+   */
+  async recover(source: string, cached: SourceState | undefined, lease: Lease, signal?: AbortSignal): Promise<Recovered> {
+    const scope: Scope = { removed: [], lease, signal, confirmed: false };
+    const removed = scope.removed;
     let trusted = cached?.head ?? null;
-    let groups = await this.#listGroups(source, trusted ? manifestListStart(source, trusted.seq) : undefined);
+    let groups = await this.#listGroups(source, trusted ? manifestListStart(source, trusted.seq) : undefined, signal);
     if (trusted && !(groups.get(trusted.seq) ?? []).some((c) => c.key === trusted!.key)) {
       // The cache names a manifest storage does not have: storage wins; rebuild from it.
       this.options.logger.warn({ source, cached: trusted.key }, 'cached head not in storage; rebuilding from manifests');
       trusted = null;
-      groups = await this.#listGroups(source, undefined);
+      groups = await this.#listGroups(source, undefined, signal);
     }
     let head: { ref: HeadRef; manifest: Manifest | undefined } | null = null;
     if (trusted) {
       head = { ref: trusted, manifest: undefined };
       for (const loser of (groups.get(trusted.seq) ?? []).filter((c) => c.key !== trusted!.key)) {
-        await this.#removeCandidate(loser, removed);
+        await this.#removeCandidate(loser, scope);
       }
     } else {
-      head = await this.#anchor(source, groups, removed);
+      head = await this.#anchor(source, groups, scope);
     }
-    head = await this.#rollForward(source, head, groups, removed);
-    await this.#cleanIntents(source, head?.ref ?? null, lease, removed);
+    head = await this.#rollForward(source, head, groups, scope);
+    await this.#cleanIntents(source, head?.ref ?? null, scope);
 
     let position: unknown;
     const cachedHeadKey = cached?.head?.key ?? null;
     if (cached && cachedHeadKey === (head?.ref.key ?? null) && cached.position !== undefined) {
       position = cached.position;
     } else if (head) {
-      head.manifest ??= (await this.#load(head.ref.key))?.manifest;
+      head.manifest ??= (await this.#load(head.ref.key, signal))?.manifest;
       if (!head.manifest) throw new StorageError(`manifest ${head.ref.key} vanished during recovery`, { key: head.ref.key, retryable: true });
       position = head.manifest.checkpointAfter;
     }
@@ -156,9 +169,20 @@ export class ManifestLedger {
     };
     const encoded = encodeManifest(manifest, this.options.hmacKey);
     const mkey = manifestKey(source, seq, lease.token);
-    await this.#retry(() => this.store.putBytes(mkey, encoded.bytes, { contentType: 'application/json', ifNoneMatch: true }), signal);
+    let attempts = 0;
+    await this.#retry(async () => {
+      attempts += 1;
+      try {
+        await this.store.putBytes(mkey, encoded.bytes, { contentType: 'application/json', ifNoneMatch: true });
+      } catch (error) {
+        // A retry after a lost response finds the first attempt's manifest: that is success.
+        if (!(error instanceof ObjectExistsError) || attempts === 1) throw error;
+        const stored = await this.store.get(mkey);
+        if (!stored || sha256Hex(stored) !== encoded.sha256) throw error;
+      }
+    }, signal);
     failpoint('after-manifest');
-    await this.#removeStaleSiblings(source, seq, lease.token);
+    await this.#removeStaleSiblings(source, seq, lease, signal);
     return { head: { seq, key: mkey, sha256: encoded.sha256, token: lease.token, totals: manifest.totals }, key };
   }
 
@@ -170,15 +194,17 @@ export class ManifestLedger {
    * `withdraw()` and removes itself. Only older tokens whose object is gone are touched: such a
    * manifest can never be adopted.
    */
-  async #removeStaleSiblings(source: string, seq: number, token: string): Promise<void> {
-    const removed: string[] = [];
+  async #removeStaleSiblings(source: string, seq: number, lease: Lease, signal: AbortSignal | undefined): Promise<void> {
+    const scope: Scope = { removed: [], lease, signal, confirmed: false };
+    const removed = scope.removed;
+    const token = lease.token;
     try {
       const stale: Candidate[] = [];
       for await (const item of this.store.list(`${manifestPrefix(source)}${String(seq).padStart(10, '0')}-`)) {
         const parsed = parseSeqKey(item.key);
         if (parsed && parsed.seq === seq && parsed.token < token) stale.push({ key: item.key, ...parsed });
       }
-      for (const candidate of stale) if (!(await this.#sound(candidate))) await this.#removeCandidate(candidate, removed);
+      for (const candidate of stale) if (!(await this.#sound(candidate, signal))) await this.#removeCandidate(candidate, scope);
     } catch (error) {
       // Our manifest is durable: the commit stands. The stale one is left for verify to report.
       this.options.logger.warn({ source, seq, err: errorSummary(error) }, 'could not look for stale manifests beside ours');
@@ -201,7 +227,10 @@ export class ManifestLedger {
     for await (const item of this.store.list(`${manifestPrefix(source)}${String(head.seq).padStart(10, '0')}-`)) {
       if (item.key !== head.key) siblings.push(item.key);
     }
-    if (siblings.length > 0) await this.#bestEffortDelete([dataObjectKey, head.key, intentKey(source, head.seq, head.token)]);
+    // A manifest whose object the new holder's recovery already removed can never be adopted.
+    if (siblings.length > 0 || !(await this.#exists(dataObjectKey))) {
+      await this.#bestEffortDelete([dataObjectKey, head.key, intentKey(source, head.seq, head.token)]);
+    }
   }
 
   /** Reads and checks one manifest. */
@@ -209,14 +238,15 @@ export class ManifestLedger {
     return this.#load(key);
   }
 
-  async #load(key: string): Promise<{ manifest: Manifest; sha256: string } | undefined> {
-    const bytes = await this.#retry(() => this.store.get(key));
+  async #load(key: string, signal?: AbortSignal): Promise<{ manifest: Manifest; sha256: string } | undefined> {
+    const bytes = await this.#retry(() => this.store.get(key), signal);
     if (!bytes) return undefined;
     const decoded = decodeManifest(bytes, this.options.hmacKey);
     return 'problem' in decoded ? undefined : decoded;
   }
 
-  async #listGroups(source: string, startAfter: string | undefined): Promise<Map<number, Candidate[]>> {
+  async #listGroups(source: string, startAfter: string | undefined, signal: AbortSignal | undefined): Promise<Map<number, Candidate[]>> {
+    signal?.throwIfAborted();
     const groups = new Map<number, Candidate[]>();
     const listing = this.store.list(manifestPrefix(source), startAfter ? { startAfter } : {});
     for await (const item of listing) {
@@ -233,23 +263,23 @@ export class ManifestLedger {
   async #anchor(
     source: string,
     groups: Map<number, Candidate[]>,
-    removed: string[],
+    scope: Scope,
   ): Promise<{ ref: HeadRef; manifest: Manifest | undefined } | null> {
     const seqs = [...groups.keys()].sort((a, b) => b - a);
     for (const seq of seqs) {
       const group = groups.get(seq)!;
       if (group.length !== 1) continue;
       const candidate = group[0]!;
-      if (!(await this.#sound(candidate))) continue;
+      if (!(await this.#sound(candidate, scope.signal))) continue;
       // Contested numbers just below the anchor are settled by what the anchor chains to.
       let prev = candidate.manifest!.prev;
       for (let below = seq - 1; below >= 1 && prev !== null; below -= 1) {
         const claimants = groups.get(below) ?? [];
         if (claimants.length <= 1) break;
-        for (const claimant of claimants) await this.#fill(claimant);
+        for (const claimant of claimants) await this.#fill(claimant, scope.signal);
         const winner = claimants.find((c) => c.sha256 === prev);
         if (!winner) break;
-        for (const loser of claimants) if (loser !== winner) await this.#removeCandidate(loser, removed);
+        for (const loser of claimants) if (loser !== winner) await this.#removeCandidate(loser, scope);
         prev = winner.manifest!.prev;
       }
       return { ref: toRef(candidate), manifest: candidate.manifest };
@@ -263,7 +293,7 @@ export class ManifestLedger {
     source: string,
     head: { ref: HeadRef; manifest: Manifest | undefined } | null,
     groups: Map<number, Candidate[]>,
-    removed: string[],
+    scope: Scope,
   ): Promise<{ ref: HeadRef; manifest: Manifest | undefined } | null> {
     let current = head;
     for (;;) {
@@ -273,12 +303,12 @@ export class ManifestLedger {
       const prev = current?.ref.sha256 ?? null;
       const valid: Candidate[] = [];
       for (const candidate of group) {
-        if ((await this.#sound(candidate)) && candidate.manifest!.prev === prev && candidate.manifest!.source === source) {
+        if ((await this.#sound(candidate, scope.signal)) && candidate.manifest!.prev === prev && candidate.manifest!.source === source) {
           valid.push(candidate);
         } else if (candidate.manifest && candidate.manifest.prev === prev) {
           // Chains correctly but its object is gone: a fenced-out writer's manifest whose upload
           // was cleaned up. Its records were never committed; dropping it loses nothing.
-          await this.#removeCandidate(candidate, removed);
+          await this.#removeCandidate(candidate, scope);
         }
       }
       if (valid.length === 0) {
@@ -288,18 +318,19 @@ export class ManifestLedger {
       const next = groups.get(seq + 1) ?? [];
       const nextPrevs = new Set<string>();
       for (const candidate of next) {
-        const loaded = candidate.manifest ? candidate : await this.#fill(candidate);
+        const loaded = await this.#fill(candidate, scope.signal);
         if (loaded.manifest) nextPrevs.add(loaded.manifest.prev ?? '');
       }
       valid.sort((a, b) => (a.token < b.token ? 1 : a.token > b.token ? -1 : 0));
       const winner = valid.find((c) => nextPrevs.has(c.sha256!)) ?? valid[0]!;
-      for (const loser of group) if (loser !== winner && !removed.includes(loser.key)) await this.#removeCandidate(loser, removed);
+      for (const loser of group) if (loser !== winner && !scope.removed.includes(loser.key)) await this.#removeCandidate(loser, scope);
       current = { ref: toRef(winner), manifest: winner.manifest };
     }
   }
 
-  async #fill(candidate: Candidate): Promise<Candidate> {
-    const loaded = await this.#load(candidate.key);
+  async #fill(candidate: Candidate, signal?: AbortSignal): Promise<Candidate> {
+    if (candidate.manifest) return candidate;
+    const loaded = await this.#load(candidate.key, signal);
     if (loaded) {
       candidate.manifest = loaded.manifest;
       candidate.sha256 = loaded.sha256;
@@ -308,8 +339,8 @@ export class ManifestLedger {
   }
 
   /** A manifest is sound when it parses (and verifies) and its data object exists with its size. */
-  async #sound(candidate: Candidate): Promise<boolean> {
-    await this.#fill(candidate);
+  async #sound(candidate: Candidate, signal?: AbortSignal): Promise<boolean> {
+    await this.#fill(candidate, signal);
     const manifest = candidate.manifest;
     if (!manifest || manifest.seq !== candidate.seq || manifest.token !== candidate.token) return false;
     for await (const item of this.store.list(manifest.key)) {
@@ -318,36 +349,53 @@ export class ManifestLedger {
     return false;
   }
 
-  async #removeCandidate(candidate: Candidate, removed: string[]): Promise<void> {
-    await this.#fill(candidate);
+  async #removeCandidate(candidate: Candidate, scope: Scope): Promise<void> {
+    await this.#beforeDelete(candidate.token, scope);
+    await this.#fill(candidate, scope.signal);
     const keys = [candidate.key];
     if (candidate.manifest) keys.unshift(candidate.manifest.key);
     await this.#retry(async () => {
       for (const key of keys) await this.store.delete(key);
-    });
-    removed.push(...keys);
+    }, scope.signal);
+    scope.removed.push(...keys);
   }
 
-  async #cleanIntents(source: string, head: HeadRef | null, lease: Lease, removed: string[]): Promise<void> {
+  /**
+   * Every delete of another writer's keys goes through here. A key of a newer token proves this
+   * holder stale (its lease expired while it paused): it must delete nothing, or it could remove
+   * the current holder's upload. Otherwise the lease is confirmed once before the first delete.
+   */
+  async #beforeDelete(token: string, scope: Scope): Promise<void> {
+    scope.signal?.throwIfAborted();
+    if (!scope.lease) return;
+    if (token > scope.lease.token) throw new LeaseLostError(scope.lease.source, scope.lease.token);
+    if (!scope.confirmed) {
+      await scope.lease.check();
+      scope.confirmed = true;
+    }
+  }
+
+  async #cleanIntents(source: string, head: HeadRef | null, scope: Scope): Promise<void> {
     const intents: string[] = [];
     for await (const item of this.store.list(intentPrefix(source))) intents.push(item.key);
     for (const key of intents) {
       const parsed = parseSeqKey(key);
-      if (!parsed || parsed.token === lease.token) continue;
+      if (!parsed || parsed.token === scope.lease?.token) continue;
+      await this.#beforeDelete(parsed.token, scope);
       const committed =
         head !== null &&
         parsed.seq <= head.seq &&
         (parsed.seq === head.seq ? parsed.token === head.token : await this.#exists(manifestKey(source, parsed.seq, parsed.token)));
       const doomed = [key];
       if (!committed) {
-        const body = await this.#retry(() => this.store.get(key));
+        const body = await this.#retry(() => this.store.get(key), scope.signal);
         const dataObject = body ? readIntentKey(body) : undefined;
         if (dataObject) doomed.unshift(dataObject);
       }
       await this.#retry(async () => {
         for (const k of doomed) await this.store.delete(k);
-      });
-      if (!committed) removed.push(...doomed);
+      }, scope.signal);
+      if (!committed) scope.removed.push(...doomed);
     }
   }
 

@@ -74,9 +74,9 @@ export const workerSchema = z
     /** Drains run at once in one worker process. @defaultValue 2 */
     concurrency: z.number().int().min(1).max(64).default(2),
     /** Lease time-to-live; renewed every third of it while draining. @defaultValue 60s */
-    leaseTtl: duration.default(60_000),
+    leaseTtl: duration.default(60_000).refine((ms) => ms >= 3_000, 'expected at least 3s: a lease is renewed every third of it'),
     /** Time SIGTERM gives a drain to flush and commit before it is abandoned. @defaultValue 30s */
-    shutdownTimeout: duration.default(30_000),
+    shutdownTimeout: duration.default(30_000).refine((ms) => ms <= 86_400_000, 'expected at most 1d'),
     /** Port of the worker's Prometheus `/metrics` and `/healthz` endpoint; off when unset. */
     metricsPort: z.number().int().min(0).max(65535).optional(),
   })

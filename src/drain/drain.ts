@@ -80,7 +80,8 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
   let spool: BatchSpool | undefined;
   try {
     const cached = await deps.checkpoints.load(source.id);
-    const recovered = await deps.ledger.recover(source.id, cached, lease);
+    // Recovery waits out storage outages with backoff; a shutdown deadline or a lost lease ends it.
+    const recovered = await deps.ledger.recover(source.id, cached, lease, anySignal([signals.abort, lease.signal]));
     let head = recovered.head;
     result.head = head;
     let position: unknown;

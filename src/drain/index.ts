@@ -1,3 +1,4 @@
 export { drainSource, DrainFailedError, type DrainDeps, type DrainResult, type DrainSignals } from './drain.js';
 export { runSource, type RunOutcome } from './run-source.js';
 export { renderEnvelopes } from './envelope.js';
+export { BatchSpool } from './spool.js';

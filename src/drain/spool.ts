@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { processAlive } from '../fsutil/index.js';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -45,6 +46,18 @@ export class BatchSpool {
     this.#done.catch((error: unknown) => {
       this.#failed = error;
     });
+  }
+
+  /** Removes spool files left by processes that died mid-batch (`kill -9`); returns how many. */
+  static async sweep(dir: string): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const pid = /^batch-(\d+)-[0-9a-f]+\.spool$/.exec(name)?.[1];
+      if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
+      await rm(join(dir, name), { force: true });
+      removed += 1;
+    }
+    return removed;
   }
 
   /** Opens a spool file in `dir`. */

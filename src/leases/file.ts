@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { processAlive, writeFileAtomic } from '../fsutil/index.js';
 import { join } from 'node:path';
 import { LeaseBusyError, LeaseLostError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
@@ -29,26 +30,48 @@ export class FileLeaseManager implements LeaseManager {
   async acquire(source: string): Promise<Lease> {
     await mkdir(this.#dir, { recursive: true });
     const path = join(this.#dir, `${source}.lock`);
-    // Clock-derived tokens: larger than any earlier run's, with no shared counter to keep.
-    let next = BigInt(Date.now()) * 1000n;
-    if (next <= this.#lastToken) next = this.#lastToken + 1n;
-    this.#lastToken = next;
-    const body: LockBody = { token: formatToken(next), pid: process.pid, expiresAt: Date.now() + this.#ttlMs };
+    const body: LockBody = { token: formatToken(await this.#nextToken()), pid: process.pid, expiresAt: Date.now() + this.#ttlMs };
     if (!(await this.#create(path, body))) {
       const existing = await readLock(path);
-      if (existing && existing.expiresAt > Date.now() && pidAlive(existing.pid)) throw new LeaseBusyError(source);
-      // Move the stale lock aside; of two processes racing here only one rename succeeds.
+      if (existing && existing.expiresAt > Date.now() && processAlive(existing.pid)) throw new LeaseBusyError(source);
+      // Move the stale lock aside, then make sure it is the one judged stale: a racing process
+      // may have replaced it with a fresh lock of its own in between, which must be put back.
       const aside = `${path}.stale-${process.pid}-${Date.now()}`;
       try {
         await rename(path, aside);
-        await rm(aside, { force: true });
       } catch {
         throw new LeaseBusyError(source);
       }
+      const moved = await readLock(aside);
+      if (existing && moved && moved.token !== existing.token) {
+        await link(aside, path).catch(() => undefined);
+        await rm(aside, { force: true });
+        throw new LeaseBusyError(source);
+      }
+      await rm(aside, { force: true });
       if (!(await this.#create(path, body))) throw new LeaseBusyError(source);
       this.#logger.warn({ source, previous: existing?.token }, 'took over an expired lease');
     }
     return new FileLease(path, source, body, this.#ttlMs);
+  }
+
+  /**
+   * Tokens from the clock, and above the last one issued from this state directory, so that a
+   * clock stepped back (NTP) cannot hand a newer holder a smaller token.
+   */
+  async #nextToken(): Promise<bigint> {
+    const fence = join(this.#dir, 'fence');
+    let last = this.#lastToken;
+    try {
+      last = [last, BigInt((await readFile(fence, 'utf8')).trim())].reduce((a, b) => (a > b ? a : b));
+    } catch {
+      // absent or unreadable: the clock alone
+    }
+    let next = BigInt(Date.now()) * 1000n;
+    if (next <= last) next = last + 1n;
+    this.#lastToken = next;
+    await writeFileAtomic(fence, next.toString());
+    return next;
   }
 
   async #create(path: string, body: LockBody): Promise<boolean> {
@@ -79,14 +102,6 @@ async function readLock(path: string): Promise<LockBody | undefined> {
   return undefined;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 class FileLease implements Lease {
   readonly token: string;

@@ -3,13 +3,19 @@ import { LeaseBusyError, LeaseLostError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { formatToken, type Lease, type LeaseManager } from './lease.js';
 
-// Seeding the counter from the clock keeps tokens growing after Redis loses its data (FLUSHALL,
-// restart without persistence): a new token is then still larger than any token in storage.
+// A token is the larger of the incremented counter and Redis' own clock in microseconds, so
+// tokens keep growing when Redis loses its data (FLUSHALL, a restart without persistence) and
+// also when it comes back with an old counter (restart from an older RDB snapshot, a lagging
+// replica promoted): a new token is always larger than any token already in storage.
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], ARGV[2]) end
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local counter = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+if clock > counter then counter = clock end
 -- %d, not tostring: Lua would print a 16-digit token in exponent notation.
-local token = string.format('%d', redis.call('INCR', KEYS[2]))
+local token = string.format('%d', counter)
+redis.call('SET', KEYS[2], token)
 redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
 return token
 `;
@@ -50,8 +56,7 @@ export class RedisLeaseManager implements LeaseManager {
 
   async acquire(source: string): Promise<Lease> {
     const key = leaseKey(this.#options.prefix, source);
-    const seed = String(BigInt(Date.now()) * 1000n);
-    const raw = (await this.#redis.eval(ACQUIRE, 2, key, `${this.#options.prefix}:fence`, String(this.#options.ttlMs), seed)) as
+    const raw = (await this.#redis.eval(ACQUIRE, 2, key, `${this.#options.prefix}:fence`, String(this.#options.ttlMs))) as
       | string
       | null;
     if (raw === null) throw new LeaseBusyError(source);
@@ -66,6 +71,8 @@ class RedisLease implements Lease {
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout;
   #released = false;
+  /** When the lease was last known held (acquired or renewed). */
+  #heldAt = Date.now();
 
   constructor(
     private readonly redis: Redis,
@@ -85,12 +92,16 @@ class RedisLease implements Lease {
 
   async #renew(): Promise<void> {
     if (this.#released || this.#controller.signal.aborted) return;
+    const attemptAt = Date.now();
     try {
       const ok = await this.redis.eval(RENEW, 1, this.key, this.raw, String(this.options.ttlMs));
       if (ok !== 1) this.#lose(undefined);
+      else this.#heldAt = attemptAt;
     } catch (error) {
-      // A failed renewal is not yet a lost lease: the TTL may still be running. check() decides.
-      this.options.logger.warn({ source: this.source, err: error }, 'lease renewal failed');
+      // A failed renewal is not yet a lost lease while the TTL may still be running; once it
+      // has surely run out, another worker may hold the source, so stop working on it.
+      this.options.logger.warn({ source: this.source, err: { message: (error as Error).message } }, 'lease renewal failed');
+      if (Date.now() - this.#heldAt >= this.options.ttlMs) this.#lose(error);
     }
   }
 
