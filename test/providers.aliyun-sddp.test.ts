@@ -7,6 +7,7 @@ import {
 } from '../src/providers/aliyun-sddp-masking-history.js';
 import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
 import { LocalRateLimiter, type RateLimiter } from '../src/ratelimit/index.js';
+import { createLogger } from '../src/observability/index.js';
 import { SddpSimulator } from '../src/simulators/aliyun-sddp.js';
 import { HttpSimulator } from '../src/simulators/http-simulator.js';
 import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
@@ -33,8 +34,14 @@ async function setup(options: ConstructorParameters<typeof SddpSimulator>[0] = {
     ...(rateLimiter ? { rateLimiter } : {}),
   });
   cleanups.push(() => sim.stop(), () => context.close());
-  const source = (id = 'masking-history') =>
-    harnessSource(provider, sim.url, sim.credentials, { startTime: new Date(T0).toISOString(), pageSize: 10, windowSeconds: 60, settleSeconds: SETTLE_S }, id);
+  const source = (id = 'masking-history', extra: Record<string, unknown> = {}) =>
+    harnessSource(
+      provider,
+      sim.url,
+      sim.credentials,
+      { startTime: new Date(T0).toISOString(), pageSize: 10, windowSeconds: 60, settleSeconds: SETTLE_S, ...extra },
+      id,
+    );
   return { sim, context, source, advance: (ms: number) => (now += ms), nowMs: () => now };
 }
 
@@ -45,7 +52,7 @@ function seed(sim: SddpSimulator, fromWindow: number, toWindow: number): void {
     const start = T0 + w * MIN;
     if (w % 3 === 0) sim.addRun({ StartTime: start }); // exactly on the window's start
     if (w % 4 === 1) sim.addRun({ StartTime: start + MIN - 1 }); // last ms of the window
-    if (w % 5 === 2) for (let i = 0; i < 23; i += 1) sim.addRun({ StartTime: start + 1000 * i, Status: i % 5 });
+    if (w % 5 === 2) for (let i = 0; i < 23; i += 1) sim.addRun({ StartTime: start + 1000 * i, Status: 1 + (i % 4) });
   }
   sim.addRun({ StartTime: T0 + toWindow * MIN }); // on the first not-yet-closed window's start
 }
@@ -76,7 +83,7 @@ describe('aliyun-sddp-masking-history', () => {
 
     const first = await readAllPages(provider, src, provider.initialCheckpoint(src.params, nowMs()), context);
     const cp1 = first.at(-1)!.checkpoint;
-    expect(cp1).toEqual({ windowStart: T0 + 20 * MIN });
+    expect(cp1).toEqual({ windowStart: T0 + 20 * MIN, pending: [] });
     expect(recordsOf(first)).toEqual(sim.expectedRecords({ from: T0, until: cp1.windowStart, windowMs: MIN }));
     expect(recordsOf(first).some((r) => (r.record as { StartTime: number }).StartTime === T0 + 3 * MIN)).toBe(true);
 
@@ -85,7 +92,7 @@ describe('aliyun-sddp-masking-history', () => {
     advance(10 * MIN);
     const second = await readAllPages(provider, src, cp1, context);
     const cp2 = second.at(-1)!.checkpoint;
-    expect(cp2).toEqual({ windowStart: T0 + 30 * MIN });
+    expect(cp2).toEqual({ windowStart: T0 + 30 * MIN, pending: [] });
     const all = [...recordsOf(first), ...recordsOf(second)];
     expect(byId(all)).toEqual(byId(sim.expectedRecords({ from: T0, until: cp2.windowStart, windowMs: MIN })));
     expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
@@ -159,7 +166,7 @@ describe('aliyun-sddp-masking-history', () => {
     const src = source();
     const pages = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
     expect(recordsOf(pages).map((r) => (r.record as { StartTime: number }).StartTime)).toEqual(when);
-    expect(pages.at(-1)!.checkpoint).toEqual({ windowStart: T0 + closed * MIN });
+    expect(pages.at(-1)!.checkpoint).toEqual({ windowStart: T0 + closed * MIN, pending: [] });
     expect(sim.callTimes.length).toBeLessThan(120);
   });
 
@@ -185,7 +192,7 @@ describe('aliyun-sddp-masking-history', () => {
     const pages: ProviderPage<SddpMaskingHistoryCheckpoint>[] = [];
     const error = await (async () => {
       try {
-        for await (const page of provider.pages(src, { windowStart: T0 }, context)) pages.push(page);
+        for await (const page of provider.pages(src, { windowStart: T0, pending: [] }, context)) pages.push(page);
       } catch (e) {
         return e;
       }
@@ -196,14 +203,145 @@ describe('aliyun-sddp-masking-history', () => {
     expect(pages).toEqual([]);
   });
 
+  it('a run not final when its window settles waits in pending, then is archived once in its final state', async () => {
+    const { sim, context, source, advance } = await setup({ limitPerSecond: 100_000 }, noLimit, 10);
+    const done = sim.addRun({ StartTime: T0 + 2 * MIN + 10 });
+    const waiting = sim.addRun({ StartTime: T0 + 2 * MIN + 20, Status: -1 });
+    const running = sim.addRun({ StartTime: T0 + 6 * MIN, Status: 0 });
+    const later = sim.addRun({ StartTime: T0 + 6 * MIN + 1 });
+    const src = source();
+
+    const first = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    expect(recordsOf(first).map((r) => r.id)).toEqual([String(done.Id), String(later.Id)]);
+    const cp1 = first.at(-1)!.checkpoint;
+    expect(cp1).toEqual({
+      windowStart: T0 + 10 * MIN,
+      pending: [
+        { id: waiting.Id, windowStart: T0 + 2 * MIN, windowEnd: T0 + 3 * MIN },
+        { id: running.Id, windowStart: T0 + 6 * MIN, windowEnd: T0 + 7 * MIN },
+      ],
+    });
+    const summary = provider.summarize!(cp1);
+    expect(summary.text).toContain('2 run(s) pending');
+    expect(summary.pending).toEqual(cp1.pending);
+
+    // Nothing finished, nothing closed: the pending windows are re-read, nothing is yielded.
+    const calls = sim.callTimes.length;
+    expect(await readAllPages(provider, src, cp1, context)).toEqual([]);
+    expect(sim.callTimes.length - calls).toBe(2);
+
+    // One finishes (failed) and a new window closes with a new run.
+    sim.finishRun(waiting.Id, 2);
+    const fresh = sim.addRun({ StartTime: T0 + 10 * MIN + 5 });
+    advance(MIN);
+    const second = await readAllPages(provider, src, cp1, context);
+    expect(recordsOf(second).map((r) => r.id)).toEqual([String(waiting.Id), String(fresh.Id)]);
+    expect((recordsOf(second)[0]!.record as { Status: number }).Status).toBe(2);
+    expect(recordsOf(second)[0]!.context).toEqual({ windowStart: T0 + 2 * MIN, windowEnd: T0 + 3 * MIN });
+    const cp2 = second.at(-1)!.checkpoint;
+    expect(cp2.pending.map((p) => p.id)).toEqual([running.Id]);
+    expect(cp2.windowStart).toBe(T0 + 11 * MIN);
+
+    sim.finishRun(running.Id, 1);
+    const third = await readAllPages(provider, src, cp2, context);
+    expect(recordsOf(third).map((r) => r.id)).toEqual([String(running.Id)]);
+    expect((recordsOf(third)[0]!.record as { Status: number }).Status).toBe(1);
+    expect(third.at(-1)!.checkpoint).toEqual({ windowStart: T0 + 11 * MIN, pending: [] });
+    expect(await readAllPages(provider, src, third.at(-1)!.checkpoint, context)).toEqual([]);
+
+    const all = [...recordsOf(first), ...recordsOf(second), ...recordsOf(third)];
+    expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
+    expect(byId(all)).toEqual(byId(sim.expectedRecords({ from: T0, until: T0 + 11 * MIN, windowMs: MIN })));
+  });
+
+  it('resumes from every page checkpoint while runs are pending and as they finish', async () => {
+    const { sim, context, source, advance } = await setup({ limitPerSecond: 100_000 }, noLimit, 20);
+    seed(sim, 0, 20);
+    // Runs not final in several windows, some sharing a window with final ones.
+    const unfinished = [1, 2, 7, 7, 13].map((w, i) => sim.addRun({ StartTime: T0 + w * MIN + 500 + i, Status: i % 2 === 0 ? -1 : 0 }));
+    const src = source();
+    const first = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    expect(first.at(-1)!.checkpoint.pending.map((p) => p.id)).toEqual(unfinished.map((r) => r.Id));
+    for (let i = 0; i < first.length; i += 1) {
+      const rest = await readAllPages(provider, src, first[i]!.checkpoint, context);
+      expect(recordsOf(rest)).toEqual(recordsOf(first.slice(i + 1)));
+    }
+
+    // Most of them finish; windows close meanwhile.
+    for (const run of unfinished.slice(0, 4)) sim.finishRun(run.Id, 1 + (run.Id % 4));
+    seed(sim, 20, 25);
+    advance(5 * MIN);
+    const second = await readAllPages(provider, src, first.at(-1)!.checkpoint, context);
+    expect(second.at(-1)!.checkpoint.pending.map((p) => p.id)).toEqual([unfinished[4]!.Id]);
+    for (let i = 0; i < second.length; i += 1) {
+      const rest = await readAllPages(provider, src, second[i]!.checkpoint, context);
+      expect(recordsOf(rest)).toEqual(recordsOf(second.slice(i + 1)));
+    }
+    const all = [...recordsOf(first), ...recordsOf(second)];
+    expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
+    expect(byId(all)).toEqual(byId(sim.expectedRecords({ from: T0, until: T0 + 25 * MIN, windowMs: MIN })));
+  });
+
+  it('archives a run still not final after maxPendingSeconds in its current state, with a warning', async () => {
+    // now = T0 + 15 min (10 closed windows + 5 min settle).
+    const { sim, source, advance, nowMs } = await setup({ limitPerSecond: 100_000 }, noLimit, 10);
+    const warnings: { msg: string; runId?: number }[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line)) } });
+    const context = harnessContext({ now: nowMs, rateLimiter: noLimit, logger });
+    cleanups.push(() => context.close());
+    const ancient = sim.addRun({ StartTime: T0 + MIN, Status: 0 });
+    const stuck = sim.addRun({ StartTime: T0 + 8 * MIN, Status: -1 });
+    const src = source('masking-history', { maxPendingSeconds: 1200 });
+
+    const first = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    // Their windows ended 13 and 6 minutes ago: both wait.
+    expect(recordsOf(first)).toEqual([]);
+    expect(first.at(-1)!.checkpoint.pending.map((p) => p.id)).toEqual([ancient.Id, stuck.Id]);
+
+    // 8 minutes on: the first has waited 21 min (> 1200 s) past its window's end, the second 14.
+    advance(8 * MIN);
+    const second = await readAllPages(provider, src, first.at(-1)!.checkpoint, context);
+    expect(recordsOf(second).map((r) => r.id)).toEqual([String(ancient.Id)]);
+    expect((recordsOf(second)[0]!.record as { Status: number }).Status).toBe(0);
+    expect(second.at(-1)!.checkpoint.pending.map((p) => p.id)).toEqual([stuck.Id]);
+    expect(warnings.some((w) => w.runId === ancient.Id && /maxPendingSeconds/.test(w.msg))).toBe(true);
+
+    // It finishing later does not archive it again; the second's wait runs out too.
+    sim.finishRun(ancient.Id, 1);
+    advance(20 * MIN);
+    const third = await readAllPages(provider, src, second.at(-1)!.checkpoint, context);
+    expect(recordsOf(third).map((r) => r.id)).toEqual([String(stuck.Id)]);
+    expect((recordsOf(third)[0]!.record as { Status: number }).Status).toBe(-1);
+    expect(third.at(-1)!.checkpoint.pending).toEqual([]);
+
+    // A window read for the first time after the wait: its unfinished run is archived at once.
+    const late = sim.addRun({ StartTime: third.at(-1)!.checkpoint.windowStart + 1, Status: 0 });
+    advance(60 * MIN);
+    const fourth = await readAllPages(provider, src, third.at(-1)!.checkpoint, context);
+    expect(recordsOf(fourth).map((r) => r.id)).toEqual([String(late.Id)]);
+    expect(fourth.at(-1)!.checkpoint.pending).toEqual([]);
+  });
+
+  it('reads a checkpoint written before pending existed as one with nothing pending', async () => {
+    const { sim, context, source } = await setup({ limitPerSecond: 100_000 }, noLimit, 5);
+    sim.addRun({ StartTime: T0 + 3 * MIN });
+    const src = source();
+    const migrated = provider.checkpointSchema.parse({ windowStart: T0 + 2 * MIN });
+    expect(migrated).toEqual({ windowStart: T0 + 2 * MIN, pending: [] });
+    const pages = await readAllPages(provider, src, migrated, context);
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords({ from: T0 + 2 * MIN, until: T0 + 5 * MIN, windowMs: MIN }));
+    expect(provider.checkpointSchema.safeParse({ windowStart: T0, pending: [{ id: 1, windowStart: T0 }] }).success).toBe(false);
+  });
+
   it('validates params, rate-limit key hides the AccessKey ID, default endpoint', () => {
     expect(provider.paramsSchema.safeParse({ startTime: 'yesterday' }).success).toBe(false);
     const p = provider.paramsSchema.parse({ startTime: '2026-01-01T00:00:00Z' });
     expect(p).toMatchObject({ pageSize: 100, settleSeconds: 3600, windowSeconds: 3600 });
-    expect(provider.initialCheckpoint(p, 0)).toEqual({ windowStart: T0 });
+    expect(p.maxPendingSeconds).toBe(86400);
+    expect(provider.initialCheckpoint(p, 0)).toEqual({ windowStart: T0, pending: [] });
     expect(provider.defaultEndpoint(p)).toBe('https://sddp.cn-zhangjiakou.aliyuncs.com');
     expect(sddpRateLimitKey('LTAI5tSecretish')).toMatch(/^sddp:[0-9a-f]{16}$/);
     expect(sddpRateLimitKey('LTAI5tSecretish')).not.toContain('LTAI');
-    expect(provider.summarize!({ windowStart: T0 }).text).toContain('2026-01-01T00:00:00.000Z');
+    expect(provider.summarize!({ windowStart: T0, pending: [] }).text).toContain('2026-01-01T00:00:00.000Z');
   });
 });

@@ -51,8 +51,9 @@ export interface SddpExpectedRecord {
  * both bounds **inclusive** — the least favourable reading for a client that tiles time into
  * windows, since an item exactly on a boundary is returned by both neighbouring queries.
  * Items are ordered newest first (StartTime, then Id, descending); `CurrentPage` from 1,
- * `PageSize` default 10, at most 100. More than `limitPerSecond` calls from one AccessKey in a
- * one-second window answer 400 `Throttling.User`, counted in `throttled`.
+ * `PageSize` default 10, at most 100. More than
+ * `limitPerSecond` calls from one AccessKey in a one-second window answer 400
+ * `Throttling.User`, counted in `throttled`.
  */
 export class SddpSimulator extends AliyunSimulatedApi {
   readonly rpc: AliyunRpcSimulator;
@@ -101,12 +102,28 @@ export class SddpSimulator extends AliyunSimulatedApi {
   }
 
   /**
+   * Changes a run's Status (a pending or running run finishing, say); a final Status (1–4) also
+   * sets its EndTime to now, as a run ending does.
+   */
+  finishRun(id: number, status: number): SddpMaskingRun {
+    const item = this.#items.find((i) => i.Id === id);
+    if (!item) throw new Error(`no run ${id}`);
+    item.Status = status;
+    if (status >= 1 && status <= 4) item.EndTime = Date.now();
+    return item;
+  }
+
+  /**
    * Items a correct archive holds for windows of `windowMs` tiled from `from` (inclusive) up to
    * `until` (exclusive): ids `String(Id)`, context the half-open window holding the item's StartTime.
+   * Runs whose Status is not final (-1 pending, 0 running) are not archived yet and are left out
+   * unless `includeUnfinished` (for a run archived in its current state after the provider's
+   * maximum wait).
    */
-  expectedRecords(options: { from: number; until: number; windowMs: number }): SddpExpectedRecord[] {
+  expectedRecords(options: { from: number; until: number; windowMs: number; includeUnfinished?: boolean }): SddpExpectedRecord[] {
     return this.#items
       .filter((i) => i.StartTime >= options.from && i.StartTime < options.until)
+      .filter((i) => options.includeUnfinished === true || (i.Status >= 1 && i.Status <= 4))
       .sort((a, b) => a.StartTime - b.StartTime || a.Id - b.Id)
       .map((record) => {
         const windowStart = options.from + Math.floor((record.StartTime - options.from) / options.windowMs) * options.windowMs;
