@@ -333,6 +333,18 @@ describe('aliyun-sddp-masking-history', () => {
     expect(provider.checkpointSchema.safeParse({ windowStart: T0, pending: [{ id: 1, windowStart: T0 }] }).success).toBe(false);
   });
 
+  it('pages to TotalCount when the server serves fewer items per page than PageSize asks', async () => {
+    const { sim, context, source } = await setup({ limitPerSecond: 100_000, maxPageSize: 3 }, noLimit, 4);
+    for (let i = 0; i < 23; i += 1) sim.addRun({ StartTime: T0 + MIN + 1000 * i });
+    sim.addRun({ StartTime: T0 + 3 * MIN });
+    const src = source();
+    const pages = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords({ from: T0, until: T0 + 4 * MIN, windowMs: MIN }));
+    expect(recordsOf(pages)).toHaveLength(24);
+    // Window 1 took ceil(23 / 3) = 8 calls, not 1 short page.
+    expect(sim.callTimes.length).toBeGreaterThanOrEqual(8 + 1);
+  });
+
   it('validates params, rate-limit key hides the AccessKey ID, default endpoint', () => {
     expect(provider.paramsSchema.safeParse({ startTime: 'yesterday' }).success).toBe(false);
     const p = provider.paramsSchema.parse({ startTime: '2026-01-01T00:00:00Z' });

@@ -118,9 +118,10 @@ export function sddpRateLimitKey(accessKeyId: string): string {
  * Whether the API's StartTime/EndTime bounds are inclusive is undocumented, so each window is
  * queried with the wider range [windowStart − 1, windowEnd] and items are kept only when their
  * StartTime falls in the half-open window: an item exactly on a boundary belongs to the later
- * window and is archived once, whatever the API's inclusivity. The count of items the API
- * returned must equal its TotalCount, else the window is refused (retryable) rather than
- * half-archived. All of one window's items form one page, because the checkpoint can only
+ * window and is archived once, whatever the API's inclusivity. Paging stops at TotalCount or at
+ * an empty page, never on a short page (a server may serve fewer than PageSize per page), and the
+ * count of items returned must equal TotalCount, else the window is refused (retryable) rather
+ * than half-archived. All of one window's items form one page, because the checkpoint can only
  * name window starts.
  *
  * A run's *state* is not final when its window settles: a run still pending (-1) or running (0)
@@ -247,7 +248,9 @@ async function* readWindows(
         if (item.StartTime < start || item.StartTime >= end) continue;
         items.push(item);
       }
-      if (returned >= total || Items.length === 0 || Items.length < params.pageSize) break;
+      // Not `Items.length < pageSize`: a server that caps PageSize below ours would end paging
+      // after its first page. TotalCount (checked below) or an empty page says the window is done.
+      if (returned >= total || Items.length === 0) break;
     }
     if (returned !== total) {
       throw new ProviderResponseError(

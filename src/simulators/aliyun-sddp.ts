@@ -35,6 +35,11 @@ export interface SddpSimulatorOptions extends AliyunSimulatorOptions {
    * tens of ms). @defaultValue 50
    */
   throttleToleranceMs?: number;
+  /**
+   * Most items the server puts on one page whatever PageSize asks for, as a server with a cap
+   * of its own (below the documented 100) would; pages are then cut at this size. @defaultValue 100
+   */
+  maxPageSize?: number;
 }
 
 /** One item a correct archive holds, as the SDDP provider emits it. */
@@ -51,7 +56,7 @@ export interface SddpExpectedRecord {
  * both bounds **inclusive** — the least favourable reading for a client that tiles time into
  * windows, since an item exactly on a boundary is returned by both neighbouring queries.
  * Items are ordered newest first (StartTime, then Id, descending); `CurrentPage` from 1,
- * `PageSize` default 10, at most 100. More than
+ * `PageSize` default 10, at most 100 (`maxPageSize` lowers what is served). More than
  * `limitPerSecond` calls from one AccessKey in a one-second window answer 400
  * `Throttling.User`, counted in `throttled`.
  */
@@ -61,6 +66,7 @@ export class SddpSimulator extends AliyunSimulatedApi {
   readonly #accepted = new Map<string, number[]>();
   readonly #limit: number;
   readonly #toleranceMs: number;
+  readonly #maxPageSize: number;
   #nextId = 1;
   /** Calls refused by the per-account rate limit. */
   throttled = 0;
@@ -69,6 +75,7 @@ export class SddpSimulator extends AliyunSimulatedApi {
     super();
     this.#limit = options.limitPerSecond ?? 10;
     this.#toleranceMs = options.throttleToleranceMs ?? 50;
+    this.#maxPageSize = options.maxPageSize ?? 100;
     this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.sddp, { DescribeDataMaskingRunHistory: (call) => this.#describe(call) }, options);
   }
 
@@ -165,7 +172,9 @@ export class SddpSimulator extends AliyunSimulatedApi {
     const matching = this.#items
       .filter((i) => (start === undefined || i.StartTime >= start) && (end === undefined || i.StartTime <= end) && (!taskId || i.TaskId === taskId))
       .sort((a, b) => b.StartTime - a.StartTime || b.Id - a.Id);
-    const items = matching.slice((currentPage - 1) * pageSize, currentPage * pageSize);
-    return aliyunOk({ CurrentPage: currentPage, RequestId: call.requestId, PageSize: pageSize, TotalCount: matching.length, Items: items });
+    // A capping server pages by its own size, and says so in PageSize.
+    const served = Math.min(pageSize, this.#maxPageSize);
+    const items = matching.slice((currentPage - 1) * served, currentPage * served);
+    return aliyunOk({ CurrentPage: currentPage, RequestId: call.requestId, PageSize: served, TotalCount: matching.length, Items: items });
   }
 }
