@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderValidationError } from '../src/errors/index.js';
+import { ProviderAuthError, ProviderValidationError } from '../src/errors/index.js';
+import { createLogger } from '../src/observability/index.js';
 import { aliyunDataWorksDqScanLog as provider, type DataWorksDqScanLogCheckpoint } from '../src/providers/aliyun-dataworks-dq-scan-log.js';
 import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
 import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
@@ -109,6 +110,40 @@ describe('aliyun-dataworks-dq-scan-log', () => {
     expect(sim.callTimes.length).toBe(1);
   });
 
+  it('a run that no longer exists is skipped: the others are read, then the drain fails naming it', async () => {
+    sim.addRun(1, 'one a\none b\n');
+    sim.addRun(3, 'three a\n');
+    const warnings: { msg: string; runId?: number }[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line)) } });
+    const ctx = harnessContext({ logger });
+    const source = sourceFor([1, 424242, 3]);
+    const { pages, error } = await pagesUntilError(source, { offsets: {} }, ctx);
+    await ctx.close();
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords());
+    expect(pages.at(-1)!.checkpoint.offsets).toEqual({ '1': 12, '3': 8 });
+    expect(error).toBeInstanceOf(ProviderValidationError);
+    expect((error as ProviderValidationError).retryable).toBe(false);
+    expect((error as Error).message).toContain('424242');
+    expect((error as Error).message).toContain('EntityNotExists.DataQualityScanRun');
+    expect((error as ProviderValidationError).hint).toContain('params.runIds');
+    expect(warnings.some((w) => w.runId === 424242)).toBe(true);
+    // The next poll gets as far: the good runs keep progressing.
+    sim.appendLog(3, 'three b\n');
+    const again = await pagesUntilError(source, pages.at(-1)!.checkpoint, context);
+    expect(recordsOf(again.pages).map((r) => r.id)).toEqual(['3:8']);
+    expect(again.error).toBeInstanceOf(ProviderValidationError);
+  });
+
+  it('rejected credentials still fail at once, before any other run is read', async () => {
+    sim.addRun(1, 'one\n');
+    sim.addRun(2, 'two\n');
+    const source = harnessSource(provider, sim.url, { ...sim.credentials, accessKeySecret: 'not-the-secret' }, { runIds: [1, 2] });
+    const { pages, error } = await pagesUntilError(source, { offsets: {} }, context);
+    expect(error).toBeInstanceOf(ProviderAuthError);
+    expect(pages).toEqual([]);
+    expect(sim.callTimes.length).toBe(1);
+  });
+
   it('validates params by path and summarizes a checkpoint', () => {
     const bad = provider.paramsSchema.safeParse({ runIds: ['x'] });
     expect(bad.success).toBe(false);
@@ -130,6 +165,21 @@ async function expectResumeFromEveryPage(
     const rest = await readAllPages(provider, source, pages[i]!.checkpoint, context);
     expect(recordsOf(rest)).toEqual(recordsOf(pages.slice(i + 1)));
   }
+}
+
+/** Pages a drain yields before it throws, and what it threw (undefined when it did not). */
+async function pagesUntilError(
+  source: ReturnType<typeof sourceFor>,
+  from: DataWorksDqScanLogCheckpoint,
+  ctx: ProviderContext,
+): Promise<{ pages: ProviderPage<DataWorksDqScanLogCheckpoint>[]; error: unknown }> {
+  const pages: ProviderPage<DataWorksDqScanLogCheckpoint>[] = [];
+  try {
+    for await (const page of provider.pages(source, from, ctx)) pages.push(page);
+  } catch (error) {
+    return { pages, error };
+  }
+  return { pages, error: undefined };
 }
 
 /** Expected records in the provider's order (run by run, as configured), for the grown log. */

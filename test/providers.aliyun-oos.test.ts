@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderValidationError } from '../src/errors/index.js';
+import { ProviderAuthError, ProviderValidationError } from '../src/errors/index.js';
+import { createLogger } from '../src/observability/index.js';
 import { aliyunOosExecutionLogs as provider, type OosExecutionLogsCheckpoint } from '../src/providers/aliyun-oos-execution-logs.js';
 import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
 import { OosSimulator } from '../src/simulators/aliyun-oos.js';
@@ -38,6 +39,21 @@ async function expectResumeFromEveryPage(pages: ProviderPage<OosExecutionLogsChe
     const rest = await readAllPages(provider, source, pages[i]!.checkpoint, context);
     expect(recordsOf(rest)).toEqual(recordsOf(pages.slice(i + 1)));
   }
+}
+
+/** Pages a drain yields before it throws, and what it threw (undefined when it did not). */
+async function pagesUntilError(
+  source: ReturnType<typeof sourceFor>,
+  from: OosExecutionLogsCheckpoint,
+  ctx: ProviderContext,
+): Promise<{ pages: ProviderPage<OosExecutionLogsCheckpoint>[]; error: unknown }> {
+  const pages: ProviderPage<OosExecutionLogsCheckpoint>[] = [];
+  try {
+    for await (const page of provider.pages(source, from, ctx)) pages.push(page);
+  } catch (error) {
+    return { pages, error };
+  }
+  return { pages, error: undefined };
 }
 
 describe('aliyun-oos-execution-logs', () => {
@@ -120,6 +136,42 @@ describe('aliyun-oos-execution-logs', () => {
   it('an unknown execution is a validation error, not retried', async () => {
     const source = sourceFor(['exec-nope']);
     await expect(readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context)).rejects.toBeInstanceOf(ProviderValidationError);
+    expect(sim.callTimes.length).toBe(1);
+  });
+
+  it('an execution that no longer exists is skipped: the others are read, then the drain fails naming it', async () => {
+    sim.addExecution('exec-a');
+    sim.addExecution('exec-c');
+    sim.appendLogs('exec-a', entries('a', 3));
+    sim.appendLogs('exec-c', entries('c', 2));
+    const warnings: { msg: string; executionId?: string }[] = [];
+    const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(JSON.parse(line)) } });
+    const ctx = harnessContext({ logger });
+    const source = sourceFor(['exec-a', 'exec-gone', 'exec-c']);
+    const { pages, error } = await pagesUntilError(source, provider.initialCheckpoint(source.params, 0), ctx);
+    await ctx.close();
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords());
+    expect(pages.at(-1)!.checkpoint.executions['exec-c']).toEqual({ archived: 2, tokenIndex: 0 });
+    expect(error).toBeInstanceOf(ProviderValidationError);
+    expect((error as ProviderValidationError).retryable).toBe(false);
+    expect((error as Error).message).toContain('exec-gone');
+    expect((error as Error).message).toContain('EntityNotExists.Execution');
+    expect((error as ProviderValidationError).hint).toContain('params.executionIds');
+    expect(warnings.some((w) => w.executionId === 'exec-gone')).toBe(true);
+    // The next poll gets as far: the good executions keep progressing.
+    sim.appendLogs('exec-c', entries('c2', 1));
+    const again = await pagesUntilError(source, pages.at(-1)!.checkpoint, context);
+    expect(recordsOf(again.pages).map((r) => r.id)).toEqual(['exec-c:2']);
+    expect(again.error).toBeInstanceOf(ProviderValidationError);
+  });
+
+  it('rejected credentials still fail at once, before any other execution is read', async () => {
+    sim.addExecution('exec-a');
+    sim.addExecution('exec-b');
+    const source = harnessSource(provider, sim.url, { ...sim.credentials, accessKeySecret: 'not-the-secret' }, { regionId: 'cn-hangzhou', executionIds: ['exec-a', 'exec-b'] });
+    const { pages, error } = await pagesUntilError(source, provider.initialCheckpoint(source.params, 0), context);
+    expect(error).toBeInstanceOf(ProviderAuthError);
+    expect(pages).toEqual([]);
     expect(sim.callTimes.length).toBe(1);
   });
 

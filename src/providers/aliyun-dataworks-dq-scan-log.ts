@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderResponseError } from '../errors/index.js';
+import { ProviderResponseError, ProviderValidationError } from '../errors/index.js';
 import { aliyunClientForSource, aliyunCredentialsSchema, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
@@ -47,6 +47,12 @@ const ACTION = 'GetDataQualityScanRunLog';
  * so a crash re-reads it from there. A line longer than a segment is accumulated across calls in
  * the same page. At NextOffset -1 the unterminated tail is the last line and the checkpoint is the
  * end of the log; later polls continue from there and archive whatever was appended.
+ *
+ * Runs are read one after another. An error that concerns one run only (the API refusing the
+ * request for it: a removed run, `EntityNotExists.*`) skips that run for this drain, with a
+ * warning, and the others are read; once they are, the drain fails with one error naming the
+ * skipped runs, so `status` shows it while the others keep progressing. Errors that concern every
+ * run (rejected credentials, an endpoint that is not the API) still fail at once.
  */
 export const aliyunDataWorksDqScanLog: Provider<DataWorksDqScanLogParams, DataWorksDqScanLogCheckpoint, AliyunCredentials> = {
   id: 'aliyun-dataworks-dq-scan-log',
@@ -71,6 +77,7 @@ async function* readRuns(
 ): AsyncGenerator<ProviderPage<DataWorksDqScanLogCheckpoint>> {
   const client = aliyunClientForSource(source, context, 'dataworks', aliyunEndpoint('dataworks', source.params.regionId));
   const offsets: Record<string, number> = { ...from.offsets };
+  const skipped: SkippedStream[] = [];
   for (const runId of source.params.runIds) {
     const key = String(runId);
     let lineStart = offsets[key] ?? 0;
@@ -81,7 +88,19 @@ async function* readRuns(
     let requestIds: string[] = [];
     let bytes = 0;
     for (;;) {
-      const { body, requestId, bytes: received } = await client.call(ACTION, { Id: runId, Offset: fetchAt });
+      let answer;
+      try {
+        answer = await client.call(ACTION, { Id: runId, Offset: fetchAt });
+      } catch (error) {
+        if (!concernsOneStream(error)) throw error;
+        context.logger.warn(
+          { source: source.id, runId, offset: fetchAt, providerCode: error.providerCode, err: { message: error.message } },
+          'run skipped for this drain after an error a retry will not fix; the other runs continue',
+        );
+        skipped.push({ id: String(runId), error });
+        break;
+      }
+      const { body, requestId, bytes: received } = answer;
       const parsed = responseSchema.safeParse(body);
       if (!parsed.success) {
         throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks LogSegment { Log, NextOffset }`, {
@@ -140,6 +159,47 @@ async function* readRuns(
       if (next === -1) break;
     }
   }
+  if (skipped.length > 0) throw skippedStreamsError(source, 'run', 'runIds', skipped);
+}
+
+/** A stream (run) left out of a drain, and why. */
+interface SkippedStream {
+  id: string;
+  error: ProviderValidationError;
+}
+
+/**
+ * True when the API refused the request for one run (a validation or not-found answer with an
+ * Alibaba error code). Not auth errors, and not a validation error without a code (the answer was
+ * not the API's: a wrong endpoint), which would fail every run alike.
+ */
+function concernsOneStream(error: unknown): error is ProviderValidationError {
+  return error instanceof ProviderValidationError && error.providerCode !== undefined;
+}
+
+/** The one error a drain ends with after skipping streams: names each, not retryable. */
+function skippedStreamsError(
+  source: SourceSpec<unknown, unknown>,
+  noun: string,
+  param: string,
+  skipped: readonly SkippedStream[],
+): ProviderValidationError {
+  const prefix = `source ${source.id}: `;
+  const reasons = skipped.map(({ id, error }) => `${id}: ${error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message}`);
+  const first = skipped[0]!.error;
+  return new ProviderValidationError(
+    `${prefix}${skipped.length} ${noun}(s) skipped, the others were read: ${reasons.join('; ')}`,
+    {
+      source: source.id,
+      provider: source.provider,
+      // Codes of one failure are exact; of several, the first's stands for them.
+      ...(first.providerCode === undefined ? {} : { providerCode: first.providerCode }),
+      ...(first.statusCode === undefined ? {} : { statusCode: first.statusCode }),
+      ...(first.requestId === undefined ? {} : { requestId: first.requestId }),
+      hint: `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`,
+      cause: first,
+    },
+  );
 }
 
 function lineRecord(runId: number, offset: number, line: string): ProviderRecord {

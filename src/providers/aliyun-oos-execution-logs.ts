@@ -65,6 +65,13 @@ function isRefusedToken(error: unknown): boolean {
  * skips the entries already archived, which picks up entries appended to a running execution
  * without repeats. A refused token (they expire) falls back to listing from the start, skipping
  * `archived` entries.
+ *
+ * Executions are read one after another. An error that concerns one execution only (the API
+ * refusing the request for it: `EntityNotExists.Execution`, a token refused again and again)
+ * skips that execution for this drain, with a warning, and the others are read; once they are,
+ * the drain fails with one error naming the skipped executions, so `status` shows it while the
+ * others keep progressing. Errors that concern every execution (rejected credentials, an
+ * endpoint that is not the API) still fail at once.
  */
 export const aliyunOosExecutionLogs: Provider<OosExecutionLogsParams, OosExecutionLogsCheckpoint, AliyunCredentials> = {
   id: 'aliyun-oos-execution-logs',
@@ -93,6 +100,7 @@ async function* readExecutions(
   const client = aliyunClientForSource(source, context, 'oos', aliyunEndpoint('oos', params.regionId));
   const executions: Record<string, ExecutionState> = { ...from.executions };
   const details = { source: source.id, provider: source.provider };
+  const skipped: SkippedStream[] = [];
   for (const executionId of params.executionIds) {
     const start = executions[executionId] ?? { archived: 0, tokenIndex: 0 };
     let archived = start.archived;
@@ -113,7 +121,15 @@ async function* readExecutions(
         });
       } catch (error) {
         // A token minted moments ago being refused again and again is not expiry: give up.
-        if (token === undefined || !isRefusedToken(error) || refusals >= MAX_TOKEN_REFUSALS) throw error;
+        if (token === undefined || !isRefusedToken(error) || refusals >= MAX_TOKEN_REFUSALS) {
+          if (!concernsOneStream(error)) throw error;
+          context.logger.warn(
+            { source: source.id, executionId, archived, providerCode: error.providerCode, err: { message: error.message } },
+            'execution skipped for this drain after an error a retry will not fix; the other executions continue',
+          );
+          skipped.push({ id: executionId, error });
+          break;
+        }
         refusals += 1;
         context.logger.info({ source: source.id, executionId, archived }, 'NextToken refused; listing again from the start');
         token = undefined;
@@ -164,4 +180,45 @@ async function* readExecutions(
       if (!truncated) break;
     }
   }
+  if (skipped.length > 0) throw skippedStreamsError(source, 'execution', 'executionIds', skipped);
+}
+
+/** A stream (execution) left out of a drain, and why. */
+interface SkippedStream {
+  id: string;
+  error: ProviderValidationError;
+}
+
+/**
+ * True when the API refused the request for one execution (a validation or not-found answer with
+ * an Alibaba error code). Not auth errors, and not a validation error without a code (the answer
+ * was not the API's: a wrong endpoint), which would fail every execution alike.
+ */
+function concernsOneStream(error: unknown): error is ProviderValidationError {
+  return error instanceof ProviderValidationError && error.providerCode !== undefined;
+}
+
+/** The one error a drain ends with after skipping streams: names each, not retryable. */
+function skippedStreamsError(
+  source: SourceSpec<unknown, unknown>,
+  noun: string,
+  param: string,
+  skipped: readonly SkippedStream[],
+): ProviderValidationError {
+  const prefix = `source ${source.id}: `;
+  const reasons = skipped.map(({ id, error }) => `${id}: ${error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message}`);
+  const first = skipped[0]!.error;
+  return new ProviderValidationError(
+    `${prefix}${skipped.length} ${noun}(s) skipped, the others were read: ${reasons.join('; ')}`,
+    {
+      source: source.id,
+      provider: source.provider,
+      // Codes of one failure are exact; of several, the first's stands for them.
+      ...(first.providerCode === undefined ? {} : { providerCode: first.providerCode }),
+      ...(first.statusCode === undefined ? {} : { statusCode: first.statusCode }),
+      ...(first.requestId === undefined ? {} : { requestId: first.requestId }),
+      hint: `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`,
+      cause: first,
+    },
+  );
 }
