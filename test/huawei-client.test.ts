@@ -212,6 +212,27 @@ describe('HuaweiClient', () => {
     expect(visible(error)).not.toContain(TOKEN);
   });
 
+  it('HTTP 408 (request timeout) is retryable like a 5xx, with or without a Huawei error body', async () => {
+    const timeout = (body: Parameters<typeof mapHuaweiError>[0]['body']) =>
+      mapHuaweiError({ statusCode: 408, headers: {}, body, details: { source: 's' }, secrets: [], mode: 'token', throttleWaitMs: 0 });
+    for (const error of [timeout(undefined), timeout({ error_code: 'APIGW.0201', error_msg: 'Request timeout' })]) {
+      expect(error).toBeInstanceOf(ProviderServerError);
+      expect(error.retryable).toBe(true);
+      expect(error.statusCode).toBe(408);
+    }
+    // End to end: a gateway's bare 408 twice, then the answer.
+    sim.enqueueAnswer({ status: 408, body: '' }, 2);
+    const result = await accessLogs(client({ ak: AK, sk: SK }));
+    expect((result.body as { number: number }).number).toBe(3);
+    expect(sim.calls).toBe(3);
+    // And when it persists: gives up as a server error after the policy's attempts, not as a config error.
+    sim.enqueueAnswer({ status: 408, body: { error_code: 'APIGW.0201', error_msg: 'Request timeout' } }, 10);
+    const error = await rejection(accessLogs(client({ token: TOKEN }, { retry: { ...FAST, maxAttempts: 3 } })));
+    expect(error).toBeInstanceOf(ProviderServerError);
+    expect(error.message).toMatch(/dataservice-access.*HTTP 408/);
+    expect(sim.calls).toBe(6);
+  });
+
   it('a 200 whose shape is wrong is a ProviderResponseError, retried like a truncated body', async () => {
     sim.faults.enqueue('proto', 1);
     const c = client({ token: TOKEN });

@@ -13,17 +13,28 @@ import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, Provid
  * (`GET /v1/{project_id}/service/instances/{instance_id}/accesslog?is_api=…`, `workspace` header).
  *
  * The API has no pagination and no time filter: every call returns the list the server currently
- * keeps. So progress is a watermark on `access_time` plus the ids already archived at exactly that
- * millisecond: a record is new when it is later than the watermark, or at the watermark with an
- * unseen id. Many logs can share a millisecond, and a poll can land between two of them; the ids at
- * the watermark make that neither lose nor repeat one, and they are all the state kept.
+ * keeps. `access_time` is when a request started, but a log is typically listed only once the
+ * request has finished (`access_time + duration`), so a slow request shows up after quicker ones
+ * that started later. A plain "newest access_time archived" watermark would drop it.
  *
- * Known limit: a log that first shows up with an `access_time` older than the watermark (a server
- * that ingests late) is taken as archived. The design chose this bounded state; a warning is logged
- * when a poll shares no record with the checkpoint (logs may have aged out unseen in between).
+ * So progress is a watermark that trails the newest archived `access_time` by a lateness allowance
+ * L (`params.latenessSeconds`): watermark = max(newest archived access_time − L, previous
+ * watermark). The checkpoint keeps a key of every archived log at or after the watermark; a listed
+ * log is new iff `access_time >= watermark` and its key is not kept. A log listed more than L after
+ * newer ones cannot be told from an archived one any more and is taken as archived; to make that
+ * loss visible, the checkpoint also keeps per-second counts of archived logs for a further L below
+ * the watermark, and a poll listing more logs in such a second than were archived warns with the
+ * count (then remembers them, so the warning is not repeated for the same logs once a page is
+ * committed). State is bounded by the traffic of L (keys) plus at most L one-second counters.
+ *
+ * Known limits: a log later than 2L is taken as archived silently; a late log appearing in the same
+ * second from which the server aged out an archived one is not detected (the counts balance).
  */
 
 export const HUAWEI_DATAARTS_ACCESSLOG = 'huawei-dataarts-accesslog';
+
+/** Default lateness allowance: requests running up to ten minutes (plus listing delay) are archived. */
+export const DATAARTS_DEFAULT_LATENESS_SECONDS = 600;
 
 export const dataArtsParamsSchema = z
   .object({
@@ -36,13 +47,20 @@ export const dataArtsParamsSchema = z
     isApi: z.boolean().default(true),
     /** Region (`cn-north-4`) for the default endpoint `https://dayu.{region}.myhuaweicloud.com`. */
     region: z.string().regex(/^[a-z0-9-]+$/, 'expected a region id such as cn-north-4').optional(),
+    /**
+     * How much older (by `access_time`) than the newest archived log a log may be when it is first
+     * listed and still be archived: cover the longest request duration plus the server's listing
+     * delay. Larger keeps more keys in the checkpoint (all logs of that span); capped at a day so
+     * the checkpoint stays small. @defaultValue 600
+     */
+    latenessSeconds: z.number().int().nonnegative().max(86_400).default(DATAARTS_DEFAULT_LATENESS_SECONDS),
   })
   .strict();
 
 export type DataArtsParams = z.infer<typeof dataArtsParamsSchema>;
 
-/** `{ v: 1, watermark: <access_time ms> | null, idsAtWatermark: [record ids archived at exactly that ms] }`. */
-export const dataArtsCheckpointSchema = z
+/** The checkpoint as version 1 stored it (one millisecond of ids); read and migrated, never written. */
+export const dataArtsCheckpointV1Schema = z
   .object({
     v: z.literal(1),
     watermark: z.number().int().nullable(),
@@ -50,7 +68,61 @@ export const dataArtsCheckpointSchema = z
   })
   .strict();
 
-export type DataArtsCheckpoint = z.infer<typeof dataArtsCheckpointSchema>;
+export type DataArtsCheckpointV1 = z.infer<typeof dataArtsCheckpointV1Schema>;
+
+/**
+ * `{ v: 2, watermark, kept, below }`:
+ * - `watermark`: access_time (ms) below which logs are taken as archived; null before the first.
+ * - `kept`: `[access_time, [key, …]]` ascending, keys ({@link dataArtsRecordKey}) of every archived
+ *   log with access_time >= watermark.
+ * - `below`: per-second counts (`[epoch second, count]`, ascending) of archived logs with
+ *   `since <= access_time < watermark`, only to detect logs that arrived later than the allowance.
+ * Arrays rather than objects keyed by time so the JSON is in one canonical order.
+ */
+export const dataArtsCheckpointV2Schema = z
+  .object({
+    v: z.literal(2),
+    watermark: z.number().int().nullable(),
+    kept: z.array(z.tuple([z.number().int(), z.array(z.string().min(1)).min(1)])),
+    below: z
+      .object({
+        since: z.number().int(),
+        perSecond: z.array(z.tuple([z.number().int(), z.number().int().positive()])),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type DataArtsCheckpoint = z.infer<typeof dataArtsCheckpointV2Schema>;
+
+/**
+ * Reads either version; a v1 checkpoint becomes the v2 one that makes the very same decisions
+ * (older than the watermark: archived; at it: archived iff its id is listed; newer: new), so a
+ * source archived by the previous release resumes without a repeat. Counting for late detection
+ * starts at the old watermark: nothing is known about what was archived below it.
+ */
+export const dataArtsCheckpointSchema = z.union([
+  dataArtsCheckpointV2Schema,
+  dataArtsCheckpointV1Schema.transform((v1): DataArtsCheckpoint => migrateDataArtsCheckpointV1(v1)),
+]);
+
+/** The v2 checkpoint equivalent to a v1 one (see {@link dataArtsCheckpointSchema}). */
+export function migrateDataArtsCheckpointV1(v1: DataArtsCheckpointV1): DataArtsCheckpoint {
+  if (v1.watermark === null) return initialCheckpoint();
+  const keys = [...new Set(v1.idsAtWatermark.map(dataArtsRecordKey))].sort();
+  return {
+    v: 2,
+    watermark: v1.watermark,
+    kept: keys.length > 0 ? [[v1.watermark, keys]] : [],
+    below: { since: v1.watermark, perSecond: [] },
+  };
+}
+
+function initialCheckpoint(): DataArtsCheckpoint {
+  // since = 0: on a fresh source everything listed is archived, so any later unseen log below the
+  // watermark is a late one, whatever its time.
+  return { v: 2, watermark: null, kept: [], below: { since: 0, perSecond: [] } };
+}
 
 /** The fields of an InstanceAccesslog this provider reads; the archived record is the element verbatim. */
 const accessLogKeySchema = z.object({
@@ -74,9 +146,20 @@ export function dataArtsRecordId(record: DataArtsAccessLogKey, raw?: unknown): s
   return `sha256:${createHash('sha256').update(JSON.stringify(raw ?? record)).digest('hex')}`;
 }
 
+/**
+ * The compact key the checkpoint keeps for a record id: 128 bits of its SHA-256, base64url (22
+ * characters against ~60 for an id). A busy cluster lists thousands of logs within the allowance
+ * and the checkpoint is copied into every manifest, so its size matters; at 128 bits a collision
+ * (which would take a new log for an archived one) is out of reach for any realistic set.
+ */
+export function dataArtsRecordKey(recordId: string): string {
+  return createHash('sha256').update(recordId).digest('base64url').slice(0, 22);
+}
+
 interface AccessLogEntry {
   time: number;
   id: string;
+  key: string;
   raw: unknown;
 }
 
@@ -85,18 +168,26 @@ function compareEntries(a: AccessLogEntry, b: AccessLogEntry): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+interface AccessLogList {
+  entries: AccessLogEntry[];
+  /** The `number` the server reported, when it sent one. */
+  number: number | undefined;
+}
+
 /** Reads `{ records, number }`, keeping each element verbatim; throws on any element it cannot place. */
-function readAccessLogs(body: unknown): AccessLogEntry[] {
+function readAccessLogs(body: unknown): AccessLogList {
   const envelope = z.object({ records: z.array(z.unknown()), number: z.number().optional() }).safeParse(body);
   if (!envelope.success) throw new Error('expected { records: [...], number }');
-  return envelope.data.records.map((raw, index) => {
+  const entries = envelope.data.records.map((raw, index) => {
     const key = accessLogKeySchema.safeParse(raw);
     if (!key.success) {
       const issue = key.error.issues[0];
       throw new Error(`records[${index}].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
     }
-    return { time: key.data.access_time, id: dataArtsRecordId(key.data, raw), raw };
+    const id = dataArtsRecordId(key.data, raw);
+    return { time: key.data.access_time, id, key: dataArtsRecordKey(id), raw };
   });
+  return { entries, number: envelope.data.number };
 }
 
 /** Path of the access-log API for a project and cluster. */
@@ -123,7 +214,7 @@ export function createHuaweiDataArtsAccessLogProvider(
     credentialsSchema: huaweiCredentialsSchema,
     checkpointSchema: dataArtsCheckpointSchema,
     defaultEndpoint: (params) => huaweiDefaultEndpoint('dayu', params),
-    initialCheckpoint: () => ({ v: 1, watermark: null, idsAtWatermark: [] }),
+    initialCheckpoint: () => initialCheckpoint(),
     pages: (source, from, context) => pages(source, from, context, pageSize, options.throttleFloorMs),
     summarize,
   };
@@ -144,31 +235,59 @@ async function* pages(
     { workspace: params.workspace },
     readAccessLogs,
   );
+  const { entries, number } = result.body;
+  const where = { source: source.id, provider: HUAWEI_DATAARTS_ACCESSLOG };
 
-  const seenAtWatermark = new Set(from.idsAtWatermark);
-  const watermark = from.watermark;
-  const fresh = new Map<string, AccessLogEntry>();
-  let overlaps = false;
-  for (const entry of result.body) {
-    const isNew = watermark === null || entry.time > watermark || (entry.time === watermark && !seenAtWatermark.has(entry.id));
-    if (!isNew) overlaps = true;
-    // A record listed twice in one answer is one record.
-    else if (!fresh.has(entry.id)) fresh.set(entry.id, entry);
-  }
-  if (watermark !== null && result.body.length > 0 && !overlaps) {
+  // The doc does not promise `number` equals the list length, so a shortfall is not an error; but
+  // it suggests the server cut the list, and logs it keeps back may age out before a poll sees them.
+  if (number !== undefined && number > entries.length) {
     context.logger.warn(
-      { source: source.id, provider: HUAWEI_DATAARTS_ACCESSLOG, watermark, oldest: result.body.reduce((min, e) => Math.min(min, e.time), Infinity) },
+      { ...where, number, listed: entries.length },
+      `source ${source.id}: the server reported ${number} access logs but listed ${entries.length}: the list may be truncated`,
+    );
+  }
+
+  // A record listed twice in one answer is one record.
+  const distinct = new Map<string, AccessLogEntry>();
+  for (const entry of entries) if (!distinct.has(entry.key)) distinct.set(entry.key, entry);
+
+  const keptKeys = new Set(from.kept.flatMap(([, keys]) => keys));
+  const watermark = from.watermark;
+  const fresh: AccessLogEntry[] = [];
+  const older: AccessLogEntry[] = [];
+  let overlaps = false;
+  for (const entry of distinct.values()) {
+    if (watermark !== null && entry.time < watermark) {
+      older.push(entry);
+      overlaps = true;
+    } else if (keptKeys.has(entry.key)) overlaps = true;
+    else fresh.push(entry);
+  }
+  if (watermark !== null && distinct.size > 0 && !overlaps) {
+    context.logger.warn(
+      { ...where, watermark, oldest: [...distinct.values()].reduce((min, e) => Math.min(min, e.time), Infinity) },
       'no listed access log is at or before the checkpoint: logs may have aged out on the server before being archived',
     );
   }
-  const ordered = [...fresh.values()].sort(compareEntries);
-  const context_ = { projectId: params.projectId, instanceId: params.instanceId, isApi: params.isApi };
 
   let checkpoint = from;
+  const late = countLate(from, older);
+  if (late.count > 0) {
+    context.logger.warn(
+      { ...where, late: late.count, watermark, latenessSeconds: params.latenessSeconds },
+      `source ${source.id}: ${late.count} access logs were listed later than the lateness allowance ` +
+        `(${params.latenessSeconds} s behind the newest archived one) and are NOT archived; raise params.latenessSeconds`,
+    );
+    checkpoint = { ...from, below: late.below };
+  }
+
+  const ordered = fresh.sort(compareEntries);
+  const context_ = { projectId: params.projectId, instanceId: params.instanceId, isApi: params.isApi };
+  const latenessMs = params.latenessSeconds * 1000;
   for (let start = 0; start < ordered.length; start += pageSize) {
     const chunk = ordered.slice(start, start + pageSize);
     const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: { ...context_ }, record: e.raw }));
-    checkpoint = advance(checkpoint, chunk);
+    checkpoint = advance(checkpoint, chunk, latenessMs);
     yield {
       records,
       checkpoint,
@@ -178,19 +297,75 @@ async function* pages(
   }
 }
 
+/**
+ * Listed logs older than the watermark that the per-second counts cannot account for: they were not
+ * listed while they were within the allowance. Returns their number and the counts raised to what
+ * is listed, so that the same logs are reported once (once a page carries the counts).
+ */
+function countLate(from: DataArtsCheckpoint, older: readonly AccessLogEntry[]): { count: number; below: DataArtsCheckpoint['below'] } {
+  const listed = new Map<number, number>();
+  for (const e of older) {
+    if (e.time < from.below.since) continue; // below what is counted: nothing to compare with
+    const second = Math.floor(e.time / 1000);
+    listed.set(second, (listed.get(second) ?? 0) + 1);
+  }
+  const counts = new Map(from.below.perSecond);
+  let count = 0;
+  for (const [second, n] of listed) {
+    const archived = counts.get(second) ?? 0;
+    if (n > archived) {
+      count += n - archived;
+      counts.set(second, n);
+    }
+  }
+  if (count === 0) return { count, below: from.below };
+  return { count, below: { since: from.below.since, perSecond: [...counts].sort((a, b) => a[0] - b[0]) } };
+}
+
 /** The checkpoint after `chunk` (sorted, all new) has been archived on top of `from`. */
-function advance(from: DataArtsCheckpoint, chunk: readonly AccessLogEntry[]): DataArtsCheckpoint {
+function advance(from: DataArtsCheckpoint, chunk: readonly AccessLogEntry[], latenessMs: number): DataArtsCheckpoint {
   const last = chunk[chunk.length - 1];
   if (!last) return from;
-  const ids = last.time === from.watermark ? new Set(from.idsAtWatermark) : new Set<string>();
-  for (const e of chunk) if (e.time === last.time) ids.add(e.id);
-  return { v: 1, watermark: last.time, idsAtWatermark: [...ids].sort() };
+  const byTime = new Map<number, Set<string>>(from.kept.map(([time, keys]) => [time, new Set(keys)]));
+  for (const e of chunk) {
+    const keys = byTime.get(e.time) ?? new Set<string>();
+    keys.add(e.key);
+    byTime.set(e.time, keys);
+  }
+  // `from.kept` is ascending and the chunk sorted, so the newest is the later of their last times.
+  const newest = Math.max(from.kept.at(-1)?.[0] ?? -Infinity, last.time);
+  // Never backwards: keys below the old watermark are gone, so lowering it would re-admit them.
+  const watermark = Math.max(from.watermark ?? -Infinity, newest - latenessMs);
+
+  const counts = new Map(from.below.perSecond);
+  const kept: [number, string[]][] = [];
+  for (const [time, keys] of [...byTime].sort((a, b) => a[0] - b[0])) {
+    if (time >= watermark) kept.push([time, [...keys].sort()]);
+    else if (time >= from.below.since) {
+      // Leaving the kept set: only its count stays, to detect logs that show up later still.
+      const second = Math.floor(time / 1000);
+      counts.set(second, (counts.get(second) ?? 0) + keys.size);
+    }
+  }
+  // Count for one allowance below the watermark, from a whole second so every kept bucket is complete.
+  const since = Math.max(from.below.since, Math.floor((watermark - latenessMs) / 1000) * 1000);
+  const perSecond = [...counts]
+    .filter(([second]) => (second + 1) * 1000 > since)
+    .sort((a, b) => a[0] - b[0]);
+  return { v: 2, watermark, kept, below: { since, perSecond } };
 }
 
 function summarize(checkpoint: DataArtsCheckpoint): CheckpointSummary {
   if (checkpoint.watermark === null) return { text: 'nothing archived yet' };
-  const at = new Date(checkpoint.watermark).toISOString();
-  return { text: `archived up to access_time ${at} (${checkpoint.idsAtWatermark.length} ids at that ms)` };
+  const ids = checkpoint.kept.reduce((n, [, keys]) => n + keys.length, 0);
+  const newest = checkpoint.kept.at(-1)?.[0];
+  const at = (ms: number) => new Date(ms).toISOString();
+  return {
+    text:
+      `${newest === undefined ? '' : `newest archived access_time ${at(newest)}; `}` +
+      `logs from ${at(checkpoint.watermark)} on are checked against ${ids} archived ids, ` +
+      `older ones are taken as archived (late arrivals are logged as warnings)`,
+  };
 }
 
 /** The provider as the registry lists it. */

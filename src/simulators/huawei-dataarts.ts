@@ -33,6 +33,14 @@ export interface HuaweiDataArtsSimulatorOptions {
   order?: 'desc' | 'asc' | 'shuffle';
   latencyMs?: number;
   random?: () => number;
+  /**
+   * List a log only once its request has finished (`now() >= access_time + duration`), as the real
+   * service does: a slow request then shows up after quicker ones that started later.
+   * @defaultValue false (every added log is listed at once)
+   */
+  listAfterCompletion?: boolean;
+  /** Clock for `listAfterCompletion` and for default access times; tests move it by hand. @defaultValue Date.now */
+  now?: () => number;
 }
 
 /**
@@ -47,12 +55,16 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
   #retain: number | undefined;
   #sequence = 0n;
   #random: () => number;
+  #now: () => number;
+  #truncateTo: number | undefined;
+  readonly #answers: SimResponse[] = [];
 
   constructor(options: HuaweiDataArtsSimulatorOptions) {
     super();
     this.#options = options;
     this.#retain = options.retain;
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
     this.http = new HttpSimulator({
       handler: (request) => this.#handle(request),
       renderError: renderHuaweiError,
@@ -66,6 +78,22 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
   }
 
   /**
+   * Answers list at most `n` logs (the first in answer order) while `number` still counts them all,
+   * like a server that cuts its list (undefined: no cut).
+   */
+  truncateListTo(n: number | undefined): void {
+    this.#truncateTo = n;
+  }
+
+  /**
+   * The next requests (one per call) get `response` instead of the API's answer, after auth: for
+   * statuses the fault injector does not produce, such as a gateway's 408.
+   */
+  enqueueAnswer(response: SimResponse, count = 1): void {
+    for (let i = 0; i < count; i += 1) this.#answers.push(response);
+  }
+
+  /**
    * Adds access logs (missing fields are filled like a real log; give `access_time` to create ties).
    * Returns the complete records added.
    */
@@ -75,19 +103,31 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
     return added;
   }
 
-  /** Adds `count` logs at `accessTime` (a fixed ms value for ties, or per index), default now + index. */
-  generateAccessLogs(count: number, options: { isApi?: boolean; accessTime?: number | ((index: number) => number) } = {}): InstanceAccessLog[] {
-    const base = Date.now();
-    const at = options.accessTime;
+  /**
+   * Adds `count` logs at `accessTime` (a fixed ms value for ties, or per index), default now + index,
+   * lasting `duration` ms (fixed or per index), default random 1–200 ms.
+   */
+  generateAccessLogs(
+    count: number,
+    options: { isApi?: boolean; accessTime?: number | ((index: number) => number); duration?: number | ((index: number) => number) } = {},
+  ): InstanceAccessLog[] {
+    const base = this.#now();
+    const { accessTime: at, duration } = options;
     const partials = Array.from({ length: count }, (_, i) => ({
       access_time: typeof at === 'function' ? at(i) : at ?? base + i,
+      ...(duration === undefined ? {} : { duration: typeof duration === 'function' ? duration(i) : duration }),
     }));
     return this.addAccessLogs(partials, options.isApi === undefined ? {} : { isApi: options.isApi });
   }
 
-  /** The logs an answer would list now (after `retain`), oldest first. */
+  /** The logs an answer would list now (finished ones with `listAfterCompletion`, after `retain`), oldest first. */
   currentAccessLogs(options: { isApi?: boolean } = {}): InstanceAccessLog[] {
-    const all = this.#ordered(options.isApi !== false);
+    let all = this.#ordered(options.isApi !== false);
+    if (this.#options.listAfterCompletion) {
+      const now = this.#now();
+      all = all.filter((log) => log.access_time + (log.duration ?? 0) <= now);
+    }
+    // Retention after completion: the server keeps the N most recent logs it has written.
     return this.#retain === undefined ? all : all.slice(Math.max(0, all.length - this.#retain));
   }
 
@@ -120,7 +160,7 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
       api_name: 'iam_post_query',
       app_id: null,
       app_name: null,
-      access_time: Date.now(),
+      access_time: this.#now(),
       duration: 1 + Math.floor(random() * 200),
       status_code: '200',
       error_code: null,
@@ -154,11 +194,15 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
     if (isApiText !== null && isApiText !== 'true' && isApiText !== 'false') {
       return huaweiErrorResponse(400, 'DLM.4003', 'Invalid parameter: is_api');
     }
+    const queued = this.#answers.shift();
+    if (queued) return queued;
     const records = this.currentAccessLogs({ isApi: isApiText !== 'false' });
     const order = this.#options.order ?? 'desc';
     if (order === 'desc') records.reverse();
     else if (order === 'shuffle') shuffle(records, this.#random);
-    return { status: 200, headers: { 'x-request-id': huaweiRequestId() }, body: { records, number: records.length } };
+    const number = records.length;
+    const listed = this.#truncateTo === undefined ? records : records.slice(0, this.#truncateTo);
+    return { status: 200, headers: { 'x-request-id': huaweiRequestId() }, body: { records: listed, number } };
   }
 }
 

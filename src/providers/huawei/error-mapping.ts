@@ -98,6 +98,12 @@ export function mapHuaweiError(input: HuaweiErrorInput): ProviderError {
   if (statusCode >= 500) {
     return new ProviderServerError(message, { ...common, hint: 'the provider failed; retried with backoff' });
   }
+  // 408: the gateway gave up waiting for the request (a slow link or an overloaded backend); the
+  // request itself was fine, so it is retried like a 5xx, not reported as a config error. Checked
+  // before the auth codes: a timeout says nothing about the credentials.
+  if (statusCode === 408) {
+    return new ProviderServerError(message, { ...common, hint: 'the request timed out at the provider; retried with backoff' });
+  }
   if (statusCode === 401 || statusCode === 403 || (code !== undefined && HUAWEI_AUTH_CODES.has(code))) {
     return new ProviderAuthError(message, { ...common, hint: authHint(details.source, mode, code) });
   }
