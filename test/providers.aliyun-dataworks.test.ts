@@ -86,6 +86,44 @@ describe('aliyun-dataworks-dq-scan-log', () => {
     }
   });
 
+  it('a server cutting segments mid-character: every line once, at its byte offset', async () => {
+    for (const segmentBytes of [4, 5, 7, 11]) {
+      const cutter = new DataWorksSimulator({ segmentBytes, cutMidCharacter: true });
+      await cutter.start();
+      try {
+        // CJK (3 bytes), emoji (4), accents (2), and U+FFFD really in the log, alone and in a run.
+        const text = [
+          '数据质量检查开始',
+          '😀😀 emoji 🚀 rocket',
+          'café naïve',
+          'bad bytes: \uFFFD here',
+          '\uFFFD\uFFFD\uFFFD中',
+          '',
+          '結束 ✓',
+          'tail without newline 数据😀',
+        ].join('\n');
+        cutter.addRun(9, text);
+        const source = harnessSource(provider, cutter.url, cutter.credentials, { runIds: [9] });
+        const pages = await readAllPages(provider, source, { offsets: {} }, context);
+        const records = recordsOf(pages);
+        expect(records).toEqual(cutter.expectedRecords());
+        expect(records.map((r) => (r.record as { line: string }).line)).toEqual(text.split('\n'));
+        expect(pages.at(-1)!.checkpoint).toEqual({ offsets: { '9': Buffer.byteLength(text) } });
+        expect(cutter.cutCharacters).toBeGreaterThan(0);
+        for (let i = 0; i < pages.length; i += 1) {
+          const rest = await readAllPages(provider, source, pages[i]!.checkpoint, context);
+          expect(recordsOf(rest)).toEqual(recordsOf(pages.slice(i + 1)));
+        }
+        // Growing after the unterminated tail, still cut anywhere.
+        cutter.appendLog(9, ' 続き😀\n新しい行\n');
+        const more = await readAllPages(provider, source, pages.at(-1)!.checkpoint, context);
+        expect([...records, ...recordsOf(more)]).toEqual(cutter.expectedRecords());
+      } finally {
+        await cutter.stop();
+      }
+    }
+  });
+
   it('reads 512 KiB segments of a multi-megabyte log with the default segment size', async () => {
     const big = new DataWorksSimulator();
     await big.start();

@@ -111,11 +111,26 @@ async function* readRuns(
       }
       if (requestId) requestIds.push(requestId);
       bytes += received;
-      const { Log: log, NextOffset: next } = parsed.data.LogSegment;
-      const logBytes = Buffer.byteLength(log, 'utf8');
-      // Our line offsets are byte arithmetic on the text; if the server's offsets disagree with it
-      // (e.g. a segment cut mid-character and re-encoded), every later offset would be wrong.
-      if (next !== -1 && next !== fetchAt + logBytes) {
+      const { NextOffset: next } = parsed.data.LogSegment;
+      let log = parsed.data.LogSegment.Log;
+      let logBytes = Buffer.byteLength(log, 'utf8');
+      // A server cutting at a byte count may split a character; its JSON encoder renders the half
+      // as U+FFFD, 3 bytes for 1–3 — as many as the half for 3 of an emoji's 4, so a byte count
+      // that agrees with NextOffset does not prove the segment whole. A segment that is not the
+      // last and ends with U+FFFD is therefore taken only up to its trailing U+FFFDs, and the
+      // next call starts there, so the character is read whole (NextOffset could be mid-character).
+      let trimmed = false;
+      if (next !== -1 && log.endsWith(REPLACEMENT)) {
+        const whole = wholeCharacters(log, next - fetchAt);
+        if (whole !== undefined) {
+          log = whole;
+          logBytes = Buffer.byteLength(log, 'utf8');
+          trimmed = true;
+        }
+      }
+      // Our line offsets are byte arithmetic on the text; if the server's offsets disagree with it,
+      // every later offset would be wrong.
+      if (next !== -1 && (trimmed ? logBytes > next - fetchAt : next !== fetchAt + logBytes)) {
         throw new ProviderResponseError(
           `source ${source.id}: run ${runId} segment at byte ${fetchAt} holds ${logBytes} bytes but NextOffset is ${next}`,
           { source: source.id, provider: source.provider, requestId },
@@ -200,6 +215,23 @@ function skippedStreamsError(
       cause: first,
     },
   );
+}
+
+/** U+FFFD, what a JSON encoder puts for invalid UTF-8 such as half a character. */
+const REPLACEMENT = '\uFFFD';
+const TRAILING_REPLACEMENTS = /\uFFFD+$/u;
+
+/**
+ * `log` (a segment of `span` bytes that may end in a cut character) without its trailing U+FFFDs;
+ * undefined when nothing would be left. A U+FFFD that was really in the log is then read again
+ * from the next offset, which costs bytes, not correctness. The first character is kept when
+ * `span` is at least 4 bytes: it was whole (a segment starts on a character and none is longer),
+ * and keeping it makes every call progress through a run of real U+FFFDs.
+ */
+function wholeCharacters(log: string, span: number): string | undefined {
+  let whole = log.replace(TRAILING_REPLACEMENTS, '');
+  if (whole === '' && span >= 4) whole = log.slice(0, 1);
+  return whole === '' ? undefined : whole;
 }
 
 function lineRecord(runId: number, offset: number, line: string): ProviderRecord {

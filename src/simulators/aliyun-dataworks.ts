@@ -6,6 +6,12 @@ import type { SimResponse } from './http-simulator.js';
 export interface DataWorksSimulatorOptions extends AliyunSimulatorOptions {
   /** Most bytes of log per call; the real API sends at most 512 KB. @defaultValue 524288 */
   segmentBytes?: number;
+  /**
+   * Cut segments at exactly `segmentBytes`, even inside a character, and accept any Offset, as a
+   * server slicing bytes would: a cut character is rendered as U+FFFD, as a JSON encoder renders
+   * invalid UTF-8, so `Log` re-encodes to more bytes than NextOffset − Offset. @defaultValue false
+   */
+  cutMidCharacter?: boolean;
 }
 
 interface Run {
@@ -29,17 +35,21 @@ export interface DataWorksExpectedRecord {
 
 /**
  * DataWorks `GetDataQualityScanRunLog` (2024-05-18): `Id` and `Offset` (bytes) in, `LogSegment
- * { Log, NextOffset }` out, at most `segmentBytes` per call cut on a UTF-8 character boundary,
- * NextOffset -1 once the rest of the log has been returned.
+ * { Log, NextOffset }` out, at most `segmentBytes` per call cut on a UTF-8 character boundary
+ * (unless `cutMidCharacter`), NextOffset -1 once the rest of the log has been returned.
  */
 export class DataWorksSimulator extends AliyunSimulatedApi {
   readonly rpc: AliyunRpcSimulator;
   readonly #runs = new Map<number, Run>();
   #segmentBytes: number;
+  readonly #cutMidCharacter: boolean;
+  /** Segments that ended inside a character (only with `cutMidCharacter`). */
+  cutCharacters = 0;
 
   constructor(options: DataWorksSimulatorOptions = {}) {
     super();
     this.#segmentBytes = options.segmentBytes ?? 512 * 1024;
+    this.#cutMidCharacter = options.cutMidCharacter ?? false;
     this.rpc = new AliyunRpcSimulator(
       ALIYUN_API_VERSIONS.dataworks,
       { GetDataQualityScanRunLog: (call) => this.#getLog(call) },
@@ -114,11 +124,15 @@ export class DataWorksSimulator extends AliyunSimulatedApi {
     const run = this.#runs.get(id);
     if (!run) return aliyunError(404, 'EntityNotExists.DataQualityScanRun', `The data quality scan run ${id} does not exist.`, call.requestId);
     const log = run.store.subarray(0, run.length);
-    if (Number.isNaN(offset) || offset < 0 || offset > log.length || isContinuationByte(log, offset)) {
+    if (Number.isNaN(offset) || offset < 0 || offset > log.length || (!this.#cutMidCharacter && isContinuationByte(log, offset))) {
       return aliyunError(400, 'InvalidParameter.Offset', `The parameter Offset ${call.params.get('Offset')} is invalid.`, call.requestId);
     }
     let end = Math.min(log.length, offset + this.#segmentBytes);
-    while (end > offset && isContinuationByte(log, end)) end -= 1;
+    if (this.#cutMidCharacter) {
+      if (isContinuationByte(log, end)) this.cutCharacters += 1;
+    } else {
+      while (end > offset && isContinuationByte(log, end)) end -= 1;
+    }
     if (end === offset && offset < log.length) {
       // A segment smaller than one character still returns that whole character.
       end = offset + 1;
