@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderAuthError, ProviderValidationError } from '../src/errors/index.js';
+import { ProviderAuthError, ProviderResponseError, ProviderValidationError } from '../src/errors/index.js';
 import { createLogger } from '../src/observability/index.js';
 import { aliyunOosExecutionLogs as provider, type OosExecutionLogsCheckpoint } from '../src/providers/aliyun-oos-execution-logs.js';
 import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
@@ -173,6 +173,25 @@ describe('aliyun-oos-execution-logs', () => {
     expect(error).toBeInstanceOf(ProviderAuthError);
     expect(pages).toEqual([]);
     expect(sim.callTimes.length).toBe(1);
+  });
+
+  it('follows a few empty truncated pages, but refuses (retryably) a server that never stops sending them', async () => {
+    sim.addExecution('exec-a');
+    sim.appendLogs('exec-a', entries('a', 7));
+    const source = sourceFor(['exec-a'], { maxResults: 3 });
+    sim.emptyTruncatedPages = 5;
+    const pages = await readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context);
+    expect(recordsOf(pages)).toEqual(sim.expectedRecords());
+
+    sim.appendLogs('exec-a', entries('a2', 2));
+    sim.emptyTruncatedPages = Number.POSITIVE_INFINITY;
+    const before = sim.callTimes.length;
+    const { pages: stuck, error } = await pagesUntilError(source, pages.at(-1)!.checkpoint, context);
+    expect(stuck).toEqual([]);
+    expect(error).toBeInstanceOf(ProviderResponseError);
+    expect((error as ProviderResponseError).retryable).toBe(true);
+    expect((error as Error).message).toContain('exec-a');
+    expect(sim.callTimes.length - before).toBe(101);
   });
 
   it('validates params and checkpoints', () => {

@@ -51,6 +51,12 @@ const responseSchema = z
 const ACTION = 'ListExecutionLogs';
 /** Refused tokens tolerated per execution and drain before the refusal is reported. */
 const MAX_TOKEN_REFUSALS = 3;
+/**
+ * Consecutive truncated pages without entries tolerated before the listing is refused: a server
+ * answering "more to come" with nothing and a new token would otherwise be followed forever.
+ * A few empty pages can be legitimate (a filter matching nothing on a server page), so not one.
+ */
+const MAX_EMPTY_TRUNCATED_PAGES = 100;
 
 /** True when the error is OOS refusing a NextToken (expired or unknown), not a real bad request. */
 function isRefusedToken(error: unknown): boolean {
@@ -108,6 +114,7 @@ async function* readExecutions(
     let position = token ? start.tokenIndex : 0;
     let lastYielded: ExecutionState = start;
     let refusals = 0;
+    let emptyTruncated = 0;
     for (;;) {
       let result;
       try {
@@ -144,6 +151,13 @@ async function* readExecutions(
         throw new ProviderResponseError(`source ${source.id}: ${ACTION} says IsTruncated but gives no NextToken`, { ...details, requestId: result.requestId });
       }
       const entries = page.ExecutionLogs;
+      emptyTruncated = truncated && entries.length === 0 ? emptyTruncated + 1 : 0;
+      if (emptyTruncated > MAX_EMPTY_TRUNCATED_PAGES) {
+        throw new ProviderResponseError(
+          `source ${source.id}: ${ACTION} of execution ${executionId} answered ${emptyTruncated} truncated pages in a row with no entries; stopped following NextToken`,
+          { ...details, requestId: result.requestId, hint: 'retried on the next poll; if it persists, the OOS API is misbehaving for this execution' },
+        );
+      }
       const skip = archived - position;
       if (!truncated && skip > entries.length) {
         // Fewer entries exist than we archived: the list shrank, so our count no longer names the same entries.

@@ -40,6 +40,11 @@ export class OosSimulator extends AliyunSimulatedApi {
   readonly #tokens = new Map<string, { executionId: string; filter: string; position: number }>();
   /** Times a refused (expired or unknown) token was presented. */
   refusedTokens = 0;
+  /**
+   * Misbehaviour: this many calls (Infinity: all) answer an empty page marked truncated, with a
+   * new token for the same position, as a server stuck in a loop would.
+   */
+  emptyTruncatedPages = 0;
 
   constructor(options: OosSimulatorOptions = {}) {
     super();
@@ -111,6 +116,12 @@ export class OosSimulator extends AliyunSimulatedApi {
       position = known.position;
     }
     const all = filtered(logs, taskExecutionId, logType);
+    if (this.emptyTruncatedPages > 0) {
+      this.emptyTruncatedPages -= 1;
+      const same = randomBytes(24).toString('base64');
+      this.#tokens.set(same, { executionId, filter: filterKey, position });
+      return aliyunOk({ RequestId: call.requestId, IsTruncated: true, MaxResults: maxResults, ExecutionLogs: [], NextToken: same });
+    }
     const page = all.slice(position, position + maxResults);
     const truncated = position + maxResults < all.length;
     const body: Record<string, unknown> = { RequestId: call.requestId, IsTruncated: truncated, MaxResults: maxResults, ExecutionLogs: page };
