@@ -172,6 +172,27 @@ describe('aliyun-dataworks-dq-scan-log', () => {
     expect(again.error).toBeInstanceOf(ProviderValidationError);
   });
 
+  it('a line longer than maxLineBytes stops its run with an error naming run and offset; the others are read', async () => {
+    const before = 'short 1\n短い 2\n';
+    sim.addRun(1, `${before}${'長'.repeat(40)}\nafter\n`); // a 120-byte line
+    sim.addRun(2, `fits ${'x'.repeat(45)}\nunterminated ${'y'.repeat(37)}`); // 50-byte lines: exactly the cap
+    const source = harnessSource(provider, sim.url, sim.credentials, { runIds: [1, 2], maxLineBytes: 50 });
+    const { pages, error } = await pagesUntilError(source, { offsets: {} }, context);
+    const expected = sim.expectedRecords();
+    expect(recordsOf(pages)).toEqual(expected.filter((r) => r.context.runId === 2 || r.record.offset < Buffer.byteLength(before)));
+    expect(pages.at(-1)!.checkpoint.offsets['1']).toBe(Buffer.byteLength(before));
+    expect(error).toBeInstanceOf(ProviderValidationError);
+    expect((error as ProviderValidationError).retryable).toBe(false);
+    expect((error as Error).message).toMatch(new RegExp(`run 1 has a line at byte ${Buffer.byteLength(before)} longer than maxLineBytes \\(50 bytes`));
+    expect((error as ProviderValidationError).hint).toContain('params.maxLineBytes');
+    // Raised, the line goes through.
+    const raised = harnessSource(provider, sim.url, sim.credentials, { runIds: [1, 2], maxLineBytes: 200 });
+    const rest = await readAllPages(provider, raised, pages.at(-1)!.checkpoint, context);
+    const all = [...recordsOf(pages), ...recordsOf(rest)];
+    expect(all).toEqual(sortLike(expected, all));
+    expect(all).toHaveLength(expected.length);
+  });
+
   it('rejected credentials still fail at once, before any other run is read', async () => {
     sim.addRun(1, 'one\n');
     sim.addRun(2, 'two\n');
@@ -187,7 +208,9 @@ describe('aliyun-dataworks-dq-scan-log', () => {
     expect(bad.success).toBe(false);
     expect(bad.error!.issues[0]!.path).toEqual(['runIds', 0]);
     expect(provider.paramsSchema.safeParse({ runIds: [] }).success).toBe(false);
-    expect(provider.defaultEndpoint({ runIds: [1], regionId: 'cn-shanghai' })).toBe('https://dataworks.cn-shanghai.aliyuncs.com');
+    expect(provider.paramsSchema.parse({ runIds: [1] }).maxLineBytes).toBe(64 * 1024 * 1024);
+    expect(provider.paramsSchema.safeParse({ runIds: [1], maxLineBytes: 0 }).success).toBe(false);
+    expect(provider.defaultEndpoint(provider.paramsSchema.parse({ runIds: [1], regionId: 'cn-shanghai' }))).toBe('https://dataworks.cn-shanghai.aliyuncs.com');
     const checkpoint: DataWorksDqScanLogCheckpoint = { offsets: { '10001': 512, '10002': 0 } };
     expect(provider.summarize!(checkpoint).text).toContain('2 run(s)');
   });

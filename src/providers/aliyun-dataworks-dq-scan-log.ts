@@ -3,6 +3,9 @@ import { ProviderResponseError, ProviderValidationError } from '../errors/index.
 import { aliyunClientForSource, aliyunCredentialsSchema, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
+/** Default cap on one line held in memory: far above any sane log line, far below a worker's memory. */
+const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
 const paramsSchema = z
   .object({
     runIds: z
@@ -10,6 +13,12 @@ const paramsSchema = z
       .min(1, 'list at least one run Id')
       .refine((ids) => new Set(ids).size === ids.length, 'run Ids must be unique'),
     regionId: z.string().min(1).optional(),
+    /**
+     * Longest line (UTF-8 bytes, newline excluded) held in memory while its newline has not come.
+     * A longer one stops the run with an error rather than grow memory without bound; raise it
+     * when a log really has such lines. @defaultValue 67108864 (64 MiB)
+     */
+    maxLineBytes: z.number().int().positive().default(DEFAULT_MAX_LINE_BYTES),
   })
   .strict();
 
@@ -45,8 +54,10 @@ const ACTION = 'GetDataQualityScanRunLog';
  * so the archive reproduces the log byte for byte). A segment may end mid-line: the partial line
  * is carried in memory to the next segment, and the page's checkpoint stays at that line's start,
  * so a crash re-reads it from there. A line longer than a segment is accumulated across calls in
- * the same page. At NextOffset -1 the unterminated tail is the last line and the checkpoint is the
- * end of the log; later polls continue from there and archive whatever was appended.
+ * the same page, up to `maxLineBytes`: beyond it the run is skipped like a refused one (below),
+ * with an error naming the run and the line's offset. At NextOffset -1 the unterminated tail is
+ * the last line and the checkpoint is the end of the log; later polls continue from there and
+ * archive whatever was appended.
  *
  * Runs are read one after another. An error that concerns one run only (the API refusing the
  * request for it: a removed run, `EntityNotExists.*`) skips that run for this drain, with a
@@ -84,6 +95,9 @@ async function* readRuns(
     // Next byte to ask for; ahead of lineStart while a partial line is carried.
     let fetchAt = lineStart;
     let partial = '';
+    // UTF-8 bytes of `partial`, kept as it grows so a long line is not re-measured per segment.
+    let partialBytes = 0;
+    let tooLong: ProviderValidationError | undefined;
     let records: ProviderRecord[] = [];
     let requestIds: string[] = [];
     let bytes = 0;
@@ -150,11 +164,21 @@ async function* readRuns(
         cut = text.indexOf('\n', from);
       }
       partial = text.slice(from);
+      // With a newline in this segment the rest is part of it (short to measure); else it grew by the segment.
+      partialBytes = first === -1 ? partialBytes + logBytes : Buffer.byteLength(partial, 'utf8');
+      if (partialBytes > source.params.maxLineBytes) {
+        // Dropped here (memory is the point); the lines before it are still yielded below, and
+        // the checkpoint stays at its start.
+        tooLong = lineTooLongError(source, runId, lineStart, partialBytes);
+        partial = '';
+        partialBytes = 0;
+      }
       if (next === -1) {
         if (partial !== '') {
           records.push(lineRecord(runId, lineStart, partial));
-          lineStart += Buffer.byteLength(partial, 'utf8');
+          lineStart += partialBytes;
           partial = '';
+          partialBytes = 0;
         }
       } else if (logBytes === 0) {
         // Not the end, yet no bytes: asking again from the same offset would loop forever.
@@ -171,6 +195,14 @@ async function* readRuns(
         requestIds = [];
         bytes = 0;
       }
+      if (tooLong) {
+        context.logger.warn(
+          { source: source.id, runId, offset: lineStart, maxLineBytes: source.params.maxLineBytes, err: { message: tooLong.message } },
+          'run skipped for this drain: a line is longer than maxLineBytes; the other runs continue',
+        );
+        skipped.push({ id: String(runId), error: tooLong, hint: tooLong.hint });
+        break;
+      }
       if (next === -1) break;
     }
   }
@@ -181,6 +213,8 @@ async function* readRuns(
 interface SkippedStream {
   id: string;
   error: ProviderValidationError;
+  /** What to do about this one, when it is more specific than "check the id". */
+  hint?: string;
 }
 
 /**
@@ -211,8 +245,26 @@ function skippedStreamsError(
       ...(first.providerCode === undefined ? {} : { providerCode: first.providerCode }),
       ...(first.statusCode === undefined ? {} : { statusCode: first.statusCode }),
       ...(first.requestId === undefined ? {} : { requestId: first.requestId }),
-      hint: `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`,
+      hint: [...new Set(skipped.map((s) => s.hint ?? `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`))].join('; '),
       cause: first,
+    },
+  );
+}
+
+/** Not retryable: the same line is as long on the next poll; a person must raise the cap or drop the run. */
+function lineTooLongError(
+  source: SourceSpec<DataWorksDqScanLogParams, AliyunCredentials>,
+  runId: number,
+  offset: number,
+  heldBytes: number,
+): ProviderValidationError {
+  const max = source.params.maxLineBytes;
+  return new ProviderValidationError(
+    `source ${source.id}: run ${runId} has a line at byte ${offset} longer than maxLineBytes (${max} bytes; ${heldBytes} read without a newline)`,
+    {
+      source: source.id,
+      provider: source.provider,
+      hint: `raise sources[].params.maxLineBytes above the line's length (it is held in memory whole), or remove run ${runId} from params.runIds`,
     },
   );
 }
