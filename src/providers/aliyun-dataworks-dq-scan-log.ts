@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProviderResponseError, ProviderValidationError } from '../errors/index.js';
 import { aliyunClientForSource, aliyunCredentialsSchema, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { concernsOneStream, skippedStreamsError, type SkippedStream } from './skipped-streams.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 /** Default cap on one line held in memory: far above any sane log line, far below a worker's memory. */
@@ -209,47 +210,6 @@ async function* readRuns(
   if (skipped.length > 0) throw skippedStreamsError(source, 'run', 'runIds', skipped);
 }
 
-/** A stream (run) left out of a drain, and why. */
-interface SkippedStream {
-  id: string;
-  error: ProviderValidationError;
-  /** What to do about this one, when it is more specific than "check the id". */
-  hint?: string;
-}
-
-/**
- * True when the API refused the request for one run (a validation or not-found answer with an
- * Alibaba error code). Not auth errors, and not a validation error without a code (the answer was
- * not the API's: a wrong endpoint), which would fail every run alike.
- */
-function concernsOneStream(error: unknown): error is ProviderValidationError {
-  return error instanceof ProviderValidationError && error.providerCode !== undefined;
-}
-
-/** The one error a drain ends with after skipping streams: names each, not retryable. */
-function skippedStreamsError(
-  source: SourceSpec<unknown, unknown>,
-  noun: string,
-  param: string,
-  skipped: readonly SkippedStream[],
-): ProviderValidationError {
-  const prefix = `source ${source.id}: `;
-  const reasons = skipped.map(({ id, error }) => `${id}: ${error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message}`);
-  const first = skipped[0]!.error;
-  return new ProviderValidationError(
-    `${prefix}${skipped.length} ${noun}(s) skipped, the others were read: ${reasons.join('; ')}`,
-    {
-      source: source.id,
-      provider: source.provider,
-      // Codes of one failure are exact; of several, the first's stands for them.
-      ...(first.providerCode === undefined ? {} : { providerCode: first.providerCode }),
-      ...(first.statusCode === undefined ? {} : { statusCode: first.statusCode }),
-      ...(first.requestId === undefined ? {} : { requestId: first.requestId }),
-      hint: [...new Set(skipped.map((s) => s.hint ?? `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`))].join('; '),
-      cause: first,
-    },
-  );
-}
 
 /** Not retryable: the same line is as long on the next poll; a person must raise the cap or drop the run. */
 function lineTooLongError(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProviderResponseError, ProviderValidationError } from '../errors/index.js';
 import { aliyunClientForSource, aliyunCredentialsSchema, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { concernsOneStream, skippedStreamsError, type SkippedStream } from './skipped-streams.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 const paramsSchema = z
@@ -197,42 +198,3 @@ async function* readExecutions(
   if (skipped.length > 0) throw skippedStreamsError(source, 'execution', 'executionIds', skipped);
 }
 
-/** A stream (execution) left out of a drain, and why. */
-interface SkippedStream {
-  id: string;
-  error: ProviderValidationError;
-}
-
-/**
- * True when the API refused the request for one execution (a validation or not-found answer with
- * an Alibaba error code). Not auth errors, and not a validation error without a code (the answer
- * was not the API's: a wrong endpoint), which would fail every execution alike.
- */
-function concernsOneStream(error: unknown): error is ProviderValidationError {
-  return error instanceof ProviderValidationError && error.providerCode !== undefined;
-}
-
-/** The one error a drain ends with after skipping streams: names each, not retryable. */
-function skippedStreamsError(
-  source: SourceSpec<unknown, unknown>,
-  noun: string,
-  param: string,
-  skipped: readonly SkippedStream[],
-): ProviderValidationError {
-  const prefix = `source ${source.id}: `;
-  const reasons = skipped.map(({ id, error }) => `${id}: ${error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message}`);
-  const first = skipped[0]!.error;
-  return new ProviderValidationError(
-    `${prefix}${skipped.length} ${noun}(s) skipped, the others were read: ${reasons.join('; ')}`,
-    {
-      source: source.id,
-      provider: source.provider,
-      // Codes of one failure are exact; of several, the first's stands for them.
-      ...(first.providerCode === undefined ? {} : { providerCode: first.providerCode }),
-      ...(first.statusCode === undefined ? {} : { statusCode: first.statusCode }),
-      ...(first.requestId === undefined ? {} : { requestId: first.requestId }),
-      hint: `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`,
-      cause: first,
-    },
-  );
-}
