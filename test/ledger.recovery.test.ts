@@ -170,6 +170,23 @@ describe('manifest ledger recovery', () => {
     expect((await verifyArchive(store)).problems).toEqual([]);
   });
 
+  it('removes a fenced-out writer\'s late manifest that landed below the head after the holder moved on', async () => {
+    const stale = lease();
+    const one = await commit(stale, null, 'one', 1);
+    const fresh = lease();
+    // The stale writer's #2 lands after the new holder committed #2 and #3, and its object is
+    // gone (the new holder's recovery removed it with its intent); the stale writer then died.
+    const two = await commit(fresh, one.head, 'two', 2);
+    const three = await commit(fresh, two.head, 'three', 3);
+    const late = await commit(stale, one.head, 'late-two', 2);
+    await store.delete(late.key);
+    expect((await verifyArchive(store)).problems.map((p) => p.kind)).toContain('manifest-duplicate');
+    const recovered = await ledger.recover(SOURCE, state(three.head, { at: 3 }), lease());
+    expect(recovered.head).toEqual(three.head);
+    expect(recovered.removed).toContain(late.head.key);
+    expect((await verifyArchive(store)).problems).toEqual([]);
+  });
+
   it('rebuilds from storage when the cache names a manifest storage does not have', async () => {
     const l = lease();
     const one = await commit(l, null, 'one', 1);

@@ -54,6 +54,9 @@ export interface LedgerOptions {
   writer: string;
 }
 
+/** How far below a cached head recovery looks for late manifests of fenced-out writers. */
+const SWEEP_BELOW_HEAD = 64;
+
 /** What one recovery (or one commit's clean-up) carries through its steps. */
 interface Scope {
   removed: string[];
@@ -95,7 +98,9 @@ export class ManifestLedger {
     const scope: Scope = { removed: [], lease, signal, confirmed: false };
     const removed = scope.removed;
     let trusted = cached?.head ?? null;
-    let groups = await this.#listGroups(source, trusted ? manifestListStart(source, trusted.seq) : undefined, signal);
+    // A little below the head too: a writer frozen past its lease can land a manifest for a
+    // number the new holder has already committed and moved beyond (see #sweepBelow).
+    let groups = await this.#listGroups(source, trusted ? manifestListStart(source, Math.max(1, trusted.seq - SWEEP_BELOW_HEAD)) : undefined, signal);
     if (trusted && !(groups.get(trusted.seq) ?? []).some((c) => c.key === trusted!.key)) {
       // The cache names a manifest storage does not have: storage wins; rebuild from it.
       this.options.logger.warn({ source, cached: trusted.key }, 'cached head not in storage; rebuilding from manifests');
@@ -104,6 +109,7 @@ export class ManifestLedger {
     }
     let head: { ref: HeadRef; manifest: Manifest | undefined } | null = null;
     if (trusted) {
+      await this.#sweepBelow(groups, trusted.seq, scope);
       head = { ref: trusted, manifest: undefined };
       for (const loser of (groups.get(trusted.seq) ?? []).filter((c) => c.key !== trusted!.key)) {
         await this.#removeCandidate(loser, scope);
@@ -257,6 +263,21 @@ export class ManifestLedger {
       groups.set(parsed.seq, group);
     }
     return groups;
+  }
+
+  /**
+   * Below the head, a number claimed twice holds a committed manifest and a fenced-out writer's
+   * late one, whose object recovery had already removed. Such a manifest can never be adopted;
+   * it goes. A claimant whose object exists is left alone: that is for verify to judge.
+   */
+  async #sweepBelow(groups: Map<number, Candidate[]>, headSeq: number, scope: Scope): Promise<void> {
+    for (const [seq, group] of groups) {
+      if (seq >= headSeq || group.length < 2) continue;
+      const newest = group.reduce((a, b) => (a.token > b.token ? a : b));
+      for (const candidate of group) {
+        if (candidate !== newest && !(await this.#sound(candidate, scope.signal))) await this.#removeCandidate(candidate, scope);
+      }
+    }
   }
 
   /** Without a cached head: the highest sequence with a single, sound manifest anchors the walk. */
