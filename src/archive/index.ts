@@ -8,6 +8,5 @@ export {
   intentKey,
   intentPrefix,
   parseSeqKey,
-  sourceOfKey,
 } from './layout.js';
 export { verifyArchive, type ExpectedHead, type VerifyReport, type Problem, type ProblemKind, type SourceSummary } from './verify.js';

@@ -49,9 +49,3 @@ export function parseSeqKey(key: string): { seq: number; token: string } | undef
   return { seq: Number(match[1]), token: match[2]! };
 }
 
-/** The source a manifest/intent/data key belongs to. */
-export function sourceOfKey(key: string): string | undefined {
-  const parts = key.split('/');
-  if (parts[0] === '_manifests' || parts[0] === '_intents') return parts[1];
-  return key.endsWith(DATA_SUFFIX) ? parts[0] : undefined;
-}

@@ -239,11 +239,6 @@ export class ManifestLedger {
     }
   }
 
-  /** Reads and checks one manifest. */
-  async load(key: string): Promise<{ manifest: Manifest; sha256: string } | undefined> {
-    return this.#load(key);
-  }
-
   async #load(key: string, signal?: AbortSignal): Promise<{ manifest: Manifest; sha256: string } | undefined> {
     const bytes = await this.#retry(() => this.store.get(key), signal);
     if (!bytes) return undefined;

@@ -186,7 +186,6 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     if (lease.signal.aborted) throw lease.signal.reason;
     return result;
   } catch (error) {
-    result.durationMs = Date.now() - started;
     throw new DrainFailedError(source.id, result, error);
   } finally {
     await spool?.discard();
