@@ -123,7 +123,9 @@ function processPeakRss(pid: number | undefined): number | undefined {
 }
 
 async function startSimulators(): Promise<{ ready: SimulatorsReady; child: ChildProcess }> {
-  const child = track(spawn(process.execPath, [join(here, 'simulators-process.js'), JSON.stringify(simSpec)], { stdio: ['pipe', 'pipe', 'pipe'] }));
+  const child = track(
+    spawn(process.execPath, [join(here, 'simulators-process.js'), JSON.stringify(simSpec)], { stdio: ['pipe', 'pipe', 'pipe'] }),
+  );
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
@@ -221,7 +223,9 @@ async function main(): Promise<number> {
     const runLarge = ready.runs[String(RUN_LARGE)]!;
     process.stdout.write(
       `  DataWorks run ${RUN_SMALL}: ${mb(runSmall.bytes)} MB, ${runSmall.lines.toLocaleString('en-US')} lines; run ${RUN_LARGE}: ${mb(runLarge.bytes)} MB, ${runLarge.lines.toLocaleString('en-US')} lines\n` +
-        `  OOS: ${OOS_EXECUTIONS} executions, ${Object.values(ready.executions).reduce((s, e) => s + e.count, 0).toLocaleString('en-US')} entries; filled in ${fmt(ready.fillMs / 1000)} s\n`,
+        `  OOS: ${OOS_EXECUTIONS} executions, ${Object.values(ready.executions)
+          .reduce((s, e) => s + e.count, 0)
+          .toLocaleString('en-US')} entries; filled in ${fmt(ready.fillMs / 1000)} s\n`,
     );
     if (selected.some((c) => c.storage === 's3')) {
       s3 = await startS3Server(join(repoRoot, 'test', 'helpers', 's3-server.mjs'), join(work, 's3-data'), 'bench-archive');
@@ -292,7 +296,9 @@ async function main(): Promise<number> {
       };
       figures.push(f);
       if (result.ok) {
-        process.stdout.write(`${fmt(seconds)} s, ${Math.round(f.recordsPerSec).toLocaleString('en-US')} rec/s, peak RSS ${mb(result.maxRssBytes)} MB (checked in ${fmt(result.verifyMs / 1000)} s)\n`);
+        process.stdout.write(
+          `${fmt(seconds)} s, ${Math.round(f.recordsPerSec).toLocaleString('en-US')} rec/s, peak RSS ${mb(result.maxRssBytes)} MB (checked in ${fmt(result.verifyMs / 1000)} s)\n`,
+        );
       } else {
         process.stdout.write('FAILED\n');
         failures.push(`${def.name}: ${result.error ?? 'unknown error'}${stderr ? `\n${stderr.trim().slice(-2000)}` : ''}`);
@@ -312,7 +318,23 @@ async function main(): Promise<number> {
 
   // -- the table --
   const rows: string[][] = [
-    ['case', 'records', 'MB in', 'wall s', 'rec/s', 'MB/s', 'CPU s', 'CPU/wall', 'peak RSS MB', 'base RSS MB', 'objects', 'gz MB', 'sim CPU s', 's3 CPU s', 'ok'],
+    [
+      'case',
+      'records',
+      'MB in',
+      'wall s',
+      'rec/s',
+      'MB/s',
+      'CPU s',
+      'CPU/wall',
+      'peak RSS MB',
+      'base RSS MB',
+      'objects',
+      'gz MB',
+      'sim CPU s',
+      's3 CPU s',
+      'ok',
+    ],
   ];
   for (const f of figures) {
     rows.push([
@@ -340,11 +362,28 @@ async function main(): Promise<number> {
     const p = f.phases;
     if (!p) continue;
     const rest = f.wallMs - p.fetchMs - p.spoolWriteMs - p.spoolFinishMs - p.commitMs;
-    phaseRows.push([f.name, fmt(f.wallMs / 1000, 2), fmt(p.fetchMs / 1000, 2), fmt(p.spoolWriteMs / 1000, 2), fmt(p.spoolFinishMs / 1000, 2), fmt(p.commitMs / 1000, 2), fmt(rest / 1000, 2), String(p.pages)]);
+    phaseRows.push([
+      f.name,
+      fmt(f.wallMs / 1000, 2),
+      fmt(p.fetchMs / 1000, 2),
+      fmt(p.spoolWriteMs / 1000, 2),
+      fmt(p.spoolFinishMs / 1000, 2),
+      fmt(p.commitMs / 1000, 2),
+      fmt(rest / 1000, 2),
+      String(p.pages),
+    ]);
   }
 
   // -- memory against log size --
-  const memory: { storage: string; smallMb: number; largeMb: number; smallPeakRssBytes: number; largePeakRssBytes: number; ratio: number; bounded: boolean }[] = [];
+  const memory: {
+    storage: string;
+    smallMb: number;
+    largeMb: number;
+    smallPeakRssBytes: number;
+    largePeakRssBytes: number;
+    ratio: number;
+    bounded: boolean;
+  }[] = [];
   for (const storage of ['file', 's3'] as const) {
     const small = figures.find((f) => f.storage === storage && f.workload === 'dw-small' && f.ok);
     const large = figures.find((f) => f.storage === storage && f.workload === 'dw-large' && f.ok);
@@ -367,14 +406,21 @@ async function main(): Promise<number> {
   out.push('', table(rows), '');
   out.push('MB = 10^6 bytes. MB in = provider payload (DataWorks log bytes; OOS entries as JSON). wall/CPU/RSS are the drain');
   out.push('process only (its getrusage); sim/s3 CPU = the simulator and S3 server processes during the case. gz MB = objects stored.');
-  out.push('', 'where the drain waits (awaited one after another; rest = envelope rendering and bookkeeping between awaits):', table(phaseRows), '');
+  out.push(
+    '',
+    'where the drain waits (awaited one after another; rest = envelope rendering and bookkeeping between awaits):',
+    table(phaseRows),
+    '',
+  );
   for (const m of memory) {
     out.push(
       `peak RSS vs log size (${m.storage}): ${fmt(m.smallMb, 0)} MB log → ${mb(m.smallPeakRssBytes)} MB, ${fmt(m.largeMb, 0)} MB log → ${mb(m.largePeakRssBytes)} MB; ` +
         `log ×${fmt(m.largeMb / m.smallMb, 1)}, RSS ×${fmt(m.ratio, 2)} — ${m.bounded ? 'bounded' : 'GROWS WITH THE LOG'}`,
     );
   }
-  out.push(`total: ${totalRecords.toLocaleString('en-US')} records archived and checked in ${fmt(totalWall)} s${totalRecords < 500_000 && !quick ? ' (below the 500,000 the bench promises!)' : ''}`);
+  out.push(
+    `total: ${totalRecords.toLocaleString('en-US')} records archived and checked in ${fmt(totalWall)} s${totalRecords < 500_000 && !quick ? ' (below the 500,000 the bench promises!)' : ''}`,
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 
   const report = {
@@ -397,11 +443,15 @@ async function main(): Promise<number> {
   process.stdout.write(`written ${join('bench', 'results', 'latest.json')}\n`);
 
   if (failures.length > 0) {
-    process.stderr.write(`\nBENCH FAILED: ${failures.length} case(s) did not archive exactly the expected records:\n${failures.join('\n\n')}\n`);
+    process.stderr.write(
+      `\nBENCH FAILED: ${failures.length} case(s) did not archive exactly the expected records:\n${failures.join('\n\n')}\n`,
+    );
     return 1;
   }
   if (memory.some((m) => !m.bounded)) {
-    process.stderr.write('\nBENCH FAILED: peak RSS grows with the size of the log (DESIGN: memory stays bounded whatever the size of a drain).\n');
+    process.stderr.write(
+      '\nBENCH FAILED: peak RSS grows with the size of the log (DESIGN: memory stays bounded whatever the size of a drain).\n',
+    );
     return 1;
   }
   return 0;
@@ -409,7 +459,11 @@ async function main(): Promise<number> {
 
 function gitCommit(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return undefined;
   }

@@ -14,7 +14,14 @@ import { pick, prng } from '../test/helpers/random.js';
 export { prng };
 
 const TABLES = ['ods_trade_order_di', 'dwd_user_login_hi', 'dim_sku_df', 'ads_gmv_report_1d', 'ods_app_event_log_hh', 'dws_member_tag_di'];
-const RULES = ['表行数不为0', 'primary key unique', 'null ratio of buyer_id <= 0.1%', '波动率 7 天平均 ±5%', 'enum check on status', 'amount >= 0'];
+const RULES = [
+  '表行数不为0',
+  'primary key unique',
+  'null ratio of buyer_id <= 0.1%',
+  '波动率 7 天平均 ±5%',
+  'enum check on status',
+  'amount >= 0',
+];
 const PROJECTS = ['retail_prod', 'finance_dw', 'growth_analytics', '数据中台_prod'];
 const CN = ['数据质量校验完成', '规则执行成功', '阈值告警：波动超出预期', '分区数据为空，跳过校验', '正在提交 SQL 任务', '校验结果已写入'];
 const FRAMES = [
@@ -44,18 +51,24 @@ function dataWorksLine(rand: () => number, runId: number, ms: number, seq: numbe
     return [`${head}INFO  [dq-scan-${runId}] rule #${seq % 997} (${pick(rand, RULES)}) checking ${table} partition dt=${dt}`];
   }
   if (r < 0.55) {
-    return [`${head}INFO  [dq-scan-${runId}] SQL: SELECT COUNT(*) AS cnt, SUM(CASE WHEN status IN ("PAID","SHIPPED") THEN 1 ELSE 0 END) AS ok FROM ${table} WHERE dt='${dt}' AND region = "cn-hangzhou"`];
+    return [
+      `${head}INFO  [dq-scan-${runId}] SQL: SELECT COUNT(*) AS cnt, SUM(CASE WHEN status IN ("PAID","SHIPPED") THEN 1 ELSE 0 END) AS ok FROM ${table} WHERE dt='${dt}' AND region = "cn-hangzhou"`,
+    ];
   }
   if (r < 0.75) {
     return [`${head}INFO  [dq-scan-${runId}] ${pick(rand, CN)}，表 ${table}，耗时 ${int(rand, 90_000)} ms`];
   }
   if (r < 0.85) {
     const expected = int(rand, 1_000_000);
-    return [`${head}WARN  [dq-scan-${runId}] threshold exceeded on ${table}: expected <= ${expected}, actual ${expected + int(rand, 50_000)} ⚠️ 请检查上游`];
+    return [
+      `${head}WARN  [dq-scan-${runId}] threshold exceeded on ${table}: expected <= ${expected}, actual ${expected + int(rand, 50_000)} ⚠️ 请检查上游`,
+    ];
   }
   if (r < 0.93) return [`${head}DEBUG [dq-scan-${runId}] heartbeat ${seq}`];
   if (r < 0.97) {
-    const lines = [`${head}ERROR [dq-scan-${runId}] rule #${seq % 997} failed: java.lang.RuntimeException: ODPS-0130071: Semantic analysis exception - column "buyer_id" cannot be resolved`];
+    const lines = [
+      `${head}ERROR [dq-scan-${runId}] rule #${seq % 997} failed: java.lang.RuntimeException: ODPS-0130071: Semantic analysis exception - column "buyer_id" cannot be resolved`,
+    ];
     const depth = 2 + int(rand, FRAMES.length * 2);
     for (let i = 0; i < depth; i += 1) lines.push(`\tat ${pick(rand, FRAMES)}`);
     return lines;
@@ -64,7 +77,8 @@ function dataWorksLine(rand: () => number, runId: number, ms: number, seq: numbe
   // A long payload dump: a JSON snippet with escapes, 1-6 KB on one line.
   const parts: string[] = [];
   const n = 10 + int(rand, 60);
-  for (let i = 0; i < n; i += 1) parts.push(`{"col":"c${i}","nullRatio":${rand().toFixed(6)},"sample":"a\\tb \\"q\\" ${pick(rand, CN)} 🚀"}`);
+  for (let i = 0; i < n; i += 1)
+    parts.push(`{"col":"c${i}","nullRatio":${rand().toFixed(6)},"sample":"a\\tb \\"q\\" ${pick(rand, CN)} 🚀"}`);
   return [`${head}INFO  [dq-scan-${runId}] profile result: [${parts.join(',')}]`];
 }
 
@@ -78,7 +92,13 @@ export interface DataWorksLogStats {
  * Yields the log of run `runId` as text chunks of about `chunkBytes` (each ending in `\n`) until
  * at least `targetBytes` bytes of UTF-8 have been produced; `stats` is filled as it goes.
  */
-export function* dataWorksLog(runId: number, targetBytes: number, seed: number, stats: DataWorksLogStats, chunkBytes = 16_000_000): Generator<string> {
+export function* dataWorksLog(
+  runId: number,
+  targetBytes: number,
+  seed: number,
+  stats: DataWorksLogStats,
+  chunkBytes = 16_000_000,
+): Generator<string> {
   const rand = prng(seed);
   let ms = Date.UTC(2026, 0, 1, 8, 0, 0);
   let seq = 0;

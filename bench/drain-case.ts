@@ -192,10 +192,16 @@ async function check(store: ObjectStore, sourceId: string): Promise<void> {
 
   const report = await verifyArchive(store, { sources: [sourceId] });
   if (report.problems.length > 0) {
-    throw new Error(`verify found ${report.problems.length} problem(s): ${report.problems.slice(0, 5).map((p) => `${p.kind} ${p.key}: ${p.detail}`).join('; ')}`);
+    throw new Error(
+      `verify found ${report.problems.length} problem(s): ${report.problems
+        .slice(0, 5)
+        .map((p) => `${p.kind} ${p.key}: ${p.detail}`)
+        .join('; ')}`,
+    );
   }
   const summary = report.sources.find((s) => s.source === sourceId);
-  if (!summary || summary.records !== want) throw new Error(`manifests of ${sourceId} total ${summary?.records ?? 0} records, expected ${want}`);
+  if (!summary || summary.records !== want)
+    throw new Error(`manifests of ${sourceId} total ${summary?.records ?? 0} records, expected ${want}`);
   if (summary.objects !== result.objects) throw new Error(`manifests list ${summary.objects} objects, the drain wrote ${result.objects}`);
   result.archiveBytes = summary.bytes;
 
@@ -219,7 +225,12 @@ async function check(store: ObjectStore, sourceId: string): Promise<void> {
     body.pipe(gunzip);
     for await (const line of createInterface({ input: gunzip, crlfDelay: Infinity })) {
       lines += 1;
-      const envelope = JSON.parse(line) as { source: string; id: string; context: Record<string, unknown>; record: Record<string, unknown> };
+      const envelope = JSON.parse(line) as {
+        source: string;
+        id: string;
+        context: Record<string, unknown>;
+        record: Record<string, unknown>;
+      };
       if (envelope.source !== sourceId) throw new Error(`${key}: line ${lines} names source ${envelope.source}`);
       const stream = String(envelope.context.runId ?? envelope.context.executionId);
       const expected = spec.expected.streams[stream];
@@ -227,10 +238,12 @@ async function check(store: ObjectStore, sourceId: string): Promise<void> {
       const at = next.get(stream) ?? 0;
       if (expected.kind === 'dataworks') {
         const record = envelope.record as { offset: number; line: string };
-        if (record.offset !== at || envelope.id !== `${stream}:${at}`) throw new Error(`${key}: run ${stream} line at ${record.offset} (id ${envelope.id}), expected ${at}: a gap or a repeat`);
+        if (record.offset !== at || envelope.id !== `${stream}:${at}`)
+          throw new Error(`${key}: run ${stream} line at ${record.offset} (id ${envelope.id}), expected ${at}: a gap or a repeat`);
         next.set(stream, at + Buffer.byteLength(record.line, 'utf8') + 1);
       } else {
-        if (envelope.id !== `${stream}:${at}`) throw new Error(`${key}: execution ${stream} entry ${envelope.id}, expected ${stream}:${at}: a gap or a repeat`);
+        if (envelope.id !== `${stream}:${at}`)
+          throw new Error(`${key}: execution ${stream} entry ${envelope.id}, expected ${stream}:${at}: a gap or a repeat`);
         next.set(stream, at + 1);
       }
       seen.set(stream, (seen.get(stream) ?? 0) + 1);
@@ -241,7 +254,9 @@ async function check(store: ObjectStore, sourceId: string): Promise<void> {
     const count = seen.get(stream) ?? 0;
     if (expected.kind === 'dataworks') {
       if (count !== expected.lines || (next.get(stream) ?? 0) !== expected.endOffset) {
-        throw new Error(`run ${stream}: ${count} lines ending at byte ${next.get(stream) ?? 0}, expected ${expected.lines} ending at ${expected.endOffset}`);
+        throw new Error(
+          `run ${stream}: ${count} lines ending at byte ${next.get(stream) ?? 0}, expected ${expected.lines} ending at ${expected.endOffset}`,
+        );
       }
     } else if (count !== expected.entries) {
       throw new Error(`execution ${stream}: ${count} entries, expected ${expected.entries}`);

@@ -41,7 +41,7 @@ function jsCaller(id: number): string {
   return '?';
 }
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+for (const [i, id] of profile.samples.entries()) selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
 const total = profile.endTime - profile.startTime;
 
 const byFunction = new Map<string, number>();

@@ -21,7 +21,9 @@ export async function startS3Server(script: string, dir: string, bucket: string)
   if (!existsSync(script)) throw new Error(`S3 test server not found at ${script}`);
   const port = await freePort();
   // stdin stays open: the server exits when it closes, so it dies with the bench even on SIGKILL.
-  const child = spawn(process.execPath, [script, '--dir', dir, '--port', String(port), '--bucket', bucket], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, '--dir', dir, '--port', String(port), '--bucket', bucket], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`S3 server not ready within 15 s: ${output}`)), 15_000);

@@ -50,7 +50,13 @@ for (const execution of spec.oos) {
 
 await dataworks.start();
 await oos.start();
-const ready: SimulatorsReady = { dataworks: dataworks.url, oos: oos.url, runs, executions, fillMs: Math.round(performance.now() - started) };
+const ready: SimulatorsReady = {
+  dataworks: dataworks.url,
+  oos: oos.url,
+  runs,
+  executions,
+  fillMs: Math.round(performance.now() - started),
+};
 process.stdout.write(`${JSON.stringify(ready)}\n`);
 
 let closing = false;

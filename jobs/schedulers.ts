@@ -21,9 +21,10 @@ export async function syncSchedulers(queue: Queue<DrainJobData>, sources: readon
     if (!source.enabled) continue;
     const id = schedulerId(source.id);
     wanted.add(id);
-    const repeat = 'every' in source.schedule
-      ? { every: source.schedule.every }
-      : { pattern: source.schedule.cron, ...(source.schedule.tz ? { tz: source.schedule.tz } : {}) };
+    const repeat =
+      'every' in source.schedule
+        ? { every: source.schedule.every }
+        : { pattern: source.schedule.cron, ...(source.schedule.tz ? { tz: source.schedule.tz } : {}) };
     await queue.upsertJobScheduler(id, repeat, {
       name: 'drain',
       data: { sourceId: source.id },
@@ -33,7 +34,7 @@ export async function syncSchedulers(queue: Queue<DrainJobData>, sources: readon
   const existing = await queue.getJobSchedulers(0, -1);
   for (const scheduler of existing) {
     const id = scheduler.key ?? scheduler.id;
-    if (id && id.startsWith(SCHEDULER_PREFIX) && !wanted.has(id)) {
+    if (id?.startsWith(SCHEDULER_PREFIX) && !wanted.has(id)) {
       await queue.removeJobScheduler(id);
       logger.info({ scheduler: id }, 'removed job scheduler of a source no longer configured');
     }

@@ -41,7 +41,9 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   worker.on('completed', (job, result) => {
     if (result.status === 'ok' && result.records > 0) logger.info({ job: job.id, ...result }, 'drain finished');
   });
-  worker.on('failed', (job, error) => logger.warn({ job: job?.id, source: job?.data.sourceId, err: { message: error.message } }, 'drain job failed'));
+  worker.on('failed', (job, error) =>
+    logger.warn({ job: job?.id, source: job?.data.sourceId, err: { message: error.message } }, 'drain job failed'),
+  );
   worker.on('error', (error) => logger.warn({ err: { message: error.message } }, 'worker error'));
 
   const resync = async (): Promise<void> => {
@@ -80,7 +82,10 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
     });
   });
   void worker.run();
-  logger.info({ sources: config.sources.length, concurrency: config.worker.concurrency, storage: runtime.store.describe() }, 'worker started');
+  logger.info(
+    { sources: config.sources.length, concurrency: config.worker.concurrency, storage: runtime.store.describe() },
+    'worker started',
+  );
   await closed;
   await endpoint?.close();
   await queue.close();

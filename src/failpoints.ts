@@ -33,7 +33,14 @@ import { writeSync } from 'node:fs';
  */
 export type FailpointName = 'after-intent' | 'mid-upload' | 'after-upload' | 'before-manifest' | 'after-manifest' | 'after-checkpoint';
 
-export const FAILPOINTS: readonly FailpointName[] = ['after-intent', 'mid-upload', 'after-upload', 'before-manifest', 'after-manifest', 'after-checkpoint'];
+export const FAILPOINTS: readonly FailpointName[] = [
+  'after-intent',
+  'mid-upload',
+  'after-upload',
+  'before-manifest',
+  'after-manifest',
+  'after-checkpoint',
+];
 
 export interface FailpointAction {
   probability: number;

@@ -9,7 +9,13 @@ import {
   ProviderThrottledError,
   ProviderValidationError,
 } from '../src/errors/index.js';
-import { AliyunRpcClient, aliyunCredentialsSchema, acsDate, signRpcRequest, type AliyunCredentials } from '../src/providers/aliyun/index.js';
+import {
+  AliyunRpcClient,
+  aliyunCredentialsSchema,
+  acsDate,
+  signRpcRequest,
+  type AliyunCredentials,
+} from '../src/providers/aliyun/index.js';
 import { OosSimulator } from '../src/simulators/aliyun-oos.js';
 import { SddpSimulator } from '../src/simulators/aliyun-sddp.js';
 import { FAST_RETRY } from '../src/simulators/aliyun-harness.js';
@@ -18,10 +24,21 @@ import { silentLogger } from '../src/observability/index.js';
 const sim = new OosSimulator({ securityToken: undefined });
 const http = new HttpClient({ timeoutMs: 500, maxBodyBytes: 1024 * 1024 });
 
-function client(credentials: AliyunCredentials = sim.credentials, options: { maxAttempts?: number; lines?: string[] } = {}): AliyunRpcClient {
+function client(
+  credentials: AliyunCredentials = sim.credentials,
+  options: { maxAttempts?: number; lines?: string[] } = {},
+): AliyunRpcClient {
   const lines = options.lines;
   const logger = lines
-    ? pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }))
+    ? pino(
+        { level: 'warn' },
+        new Writable({
+          write: (chunk, _enc, done) => {
+            lines.push(String(chunk));
+            done();
+          },
+        }),
+      )
     : silentLogger();
   return new AliyunRpcClient({
     endpoint: sim.url,
@@ -67,7 +84,9 @@ describe('AliyunRpcClient', () => {
   it('wrong secret → ProviderAuthError, not retried, names the source and what to fix, never the secret', async () => {
     const secret = 'wrong-secret-value-123456';
     const before = sim.callTimes.length;
-    const error = await failure(client({ accessKeyId: sim.credentials.accessKeyId, accessKeySecret: secret }).call('ListExecutionLogs', LIST));
+    const error = await failure(
+      client({ accessKeyId: sim.credentials.accessKeyId, accessKeySecret: secret }).call('ListExecutionLogs', LIST),
+    );
     expect(error).toBeInstanceOf(ProviderAuthError);
     expect(sim.callTimes.length - before).toBe(1);
     expect((error as ProviderAuthError).providerCode).toBe('SignatureDoesNotMatch');
@@ -121,7 +140,9 @@ describe('AliyunRpcClient', () => {
   for (const kind of ['html', 'truncated', 'malformed', 'oversize', 'proto'] as const) {
     it(`${kind} body → ProviderResponseError, retried, then success`, async () => {
       sim.faults.enqueue(kind);
-      expect(await failure(client(sim.credentials, { maxAttempts: 1 }).call('ListExecutionLogs', LIST))).toBeInstanceOf(ProviderResponseError);
+      expect(await failure(client(sim.credentials, { maxAttempts: 1 }).call('ListExecutionLogs', LIST))).toBeInstanceOf(
+        ProviderResponseError,
+      );
       sim.faults.enqueue(kind);
       const lines: string[] = [];
       const result = await client(sim.credentials, { lines }).call('ListExecutionLogs', LIST);
@@ -143,8 +164,15 @@ describe('AliyunRpcClient', () => {
       sts.addExecution('exec-1');
       const make = (credentials: AliyunCredentials): AliyunRpcClient =>
         new AliyunRpcClient({
-          endpoint: sts.url, credentials, version: '2019-06-01', http, retry: FAST_RETRY,
-          source: 'sts-source', provider: 'aliyun-oos-execution-logs', signal: new AbortController().signal, logger: silentLogger(),
+          endpoint: sts.url,
+          credentials,
+          version: '2019-06-01',
+          http,
+          retry: FAST_RETRY,
+          source: 'sts-source',
+          provider: 'aliyun-oos-execution-logs',
+          signal: new AbortController().signal,
+          logger: silentLogger(),
         });
       await expect(make(sts.credentials).call('ListExecutionLogs', LIST)).resolves.toBeDefined();
       const { securityToken: _dropped, ...withoutToken } = sts.credentials;
@@ -158,7 +186,10 @@ describe('AliyunRpcClient', () => {
 
   it('the simulator refuses a reused nonce and a skewed date', async () => {
     const url = new URL('/', sim.url);
-    const signed = signRpcRequest({ host: url.host, action: 'ListExecutionLogs', version: '2019-06-01', query: { ExecutionId: 'exec-1' } }, sim.credentials);
+    const signed = signRpcRequest(
+      { host: url.host, action: 'ListExecutionLogs', version: '2019-06-01', query: { ExecutionId: 'exec-1' } },
+      sim.credentials,
+    );
     url.search = signed.queryString;
     const first = await http.send({ method: 'POST', url, headers: signed.headers });
     expect(first.statusCode).toBe(200);
@@ -166,7 +197,13 @@ describe('AliyunRpcClient', () => {
     expect(replay.statusCode).toBe(400);
     expect(JSON.parse(replay.body).Code).toBe('SignatureNonceUsed');
     const old = signRpcRequest(
-      { host: url.host, action: 'ListExecutionLogs', version: '2019-06-01', query: { ExecutionId: 'exec-1' }, date: acsDate(Date.now() - 16 * 60_000) },
+      {
+        host: url.host,
+        action: 'ListExecutionLogs',
+        version: '2019-06-01',
+        query: { ExecutionId: 'exec-1' },
+        date: acsDate(Date.now() - 16 * 60_000),
+      },
       sim.credentials,
     );
     const skewed = await http.send({ method: 'POST', url, headers: old.headers });
@@ -178,8 +215,15 @@ describe('AliyunRpcClient', () => {
     await sddp.start();
     try {
       const c = new AliyunRpcClient({
-        endpoint: sddp.url, credentials: sddp.credentials, version: '2019-01-03', http, retry: FAST_RETRY,
-        source: 'sddp', provider: 'aliyun-sddp-masking-history', signal: new AbortController().signal, logger: silentLogger(),
+        endpoint: sddp.url,
+        credentials: sddp.credentials,
+        version: '2019-01-03',
+        http,
+        retry: FAST_RETRY,
+        source: 'sddp',
+        provider: 'aliyun-sddp-masking-history',
+        signal: new AbortController().signal,
+        logger: silentLogger(),
       });
       await c.call('DescribeDataMaskingRunHistory', { CurrentPage: 1 });
       await c.call('DescribeDataMaskingRunHistory', { CurrentPage: 1 });
@@ -192,6 +236,10 @@ describe('AliyunRpcClient', () => {
 
   it('credentials schema is strict', () => {
     expect(aliyunCredentialsSchema.safeParse({ accessKeyId: 'a', accessKeySecert: 'b' }).success).toBe(false);
-    expect(aliyunCredentialsSchema.parse({ accessKeyId: 'a', accessKeySecret: 'b', securityToken: 't' })).toEqual({ accessKeyId: 'a', accessKeySecret: 'b', securityToken: 't' });
+    expect(aliyunCredentialsSchema.parse({ accessKeyId: 'a', accessKeySecret: 'b', securityToken: 't' })).toEqual({
+      accessKeyId: 'a',
+      accessKeySecret: 'b',
+      securityToken: 't',
+    });
   });
 });

@@ -1,11 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import {
-  EMPTY_PAYLOAD_SHA256,
-  acsDate,
-  canonicalQueryString,
-  signRpcRequest,
-} from '../src/providers/aliyun/signer.js';
+import { EMPTY_PAYLOAD_SHA256, acsDate, canonicalQueryString, signRpcRequest } from '../src/providers/aliyun/signer.js';
 import { pick, prng } from './helpers/random.js';
 
 // The official SDK is CommonJS with `exports.default = Client`; require() sidesteps ESM interop.
@@ -21,9 +16,53 @@ interface OpenApiUtil {
 const require = createRequire(import.meta.url);
 const sdk = (require('@alicloud/openapi-util') as { default: OpenApiUtil }).default;
 
-const PIECES = ['a', 'Z', '9', ' ', '*', '~', "'", '(', ')', '!', '+', '=', '&', '%', '/', '?', '#', '数据', '脱敏', '😀', 'é', '\u00a0', '-', '_', '.', ':', ',', ';'];
+const PIECES = [
+  'a',
+  'Z',
+  '9',
+  ' ',
+  '*',
+  '~',
+  "'",
+  '(',
+  ')',
+  '!',
+  '+',
+  '=',
+  '&',
+  '%',
+  '/',
+  '?',
+  '#',
+  '数据',
+  '脱敏',
+  '😀',
+  'é',
+  '\u00a0',
+  '-',
+  '_',
+  '.',
+  ':',
+  ',',
+  ';',
+];
 const ACTIONS = ['GetDataQualityScanRunLog', 'DescribeDataMaskingRunHistory', 'ListExecutionLogs', 'DescribeRegions'];
-const NAMES = ['Id', 'Offset', 'RegionId', 'ExecutionId', 'NextToken', 'MaxResults', 'StartTime', 'EndTime', 'Lang', 'TaskId', 'PageSize', 'CurrentPage', 'LogType', 'SrcTableName'];
+const NAMES = [
+  'Id',
+  'Offset',
+  'RegionId',
+  'ExecutionId',
+  'NextToken',
+  'MaxResults',
+  'StartTime',
+  'EndTime',
+  'Lang',
+  'TaskId',
+  'PageSize',
+  'CurrentPage',
+  'LogType',
+  'SrcTableName',
+];
 
 function randomText(random: () => number, max: number): string {
   let out = '';
@@ -60,14 +99,21 @@ describe('ACS3-HMAC-SHA256 signer', () => {
         credentials.accessKeySecret,
       );
       expect(authorization).toBe(expected);
-      expect(authorization).toMatch(/^ACS3-HMAC-SHA256 Credential=LTAI\d+,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;/);
+      expect(authorization).toMatch(
+        /^ACS3-HMAC-SHA256 Credential=LTAI\d+,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;/,
+      );
       expect(authorization!.includes('x-acs-security-token')).toBe(credentials.securityToken !== undefined);
       expect(authorization).not.toContain(credentials.accessKeySecret);
     }
   });
 
   it('signs each attempt afresh: new nonce and date give a new signature', () => {
-    const base = { host: 'oos.cn-hangzhou.aliyuncs.com', action: 'ListExecutionLogs', version: '2019-06-01', query: { ExecutionId: 'exec-1' } };
+    const base = {
+      host: 'oos.cn-hangzhou.aliyuncs.com',
+      action: 'ListExecutionLogs',
+      version: '2019-06-01',
+      query: { ExecutionId: 'exec-1' },
+    };
     const credentials = { accessKeyId: 'LTAItest', accessKeySecret: 's3cr3t' };
     const a = signRpcRequest(base, credentials);
     const b = signRpcRequest(base, credentials);
@@ -76,9 +122,7 @@ describe('ACS3-HMAC-SHA256 signer', () => {
     expect(a.headers['x-acs-date']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
-  it('encodes the query like the SDK: space %20, ~ literal, !\'()* escaped, UTF-8', () => {
-    expect(canonicalQueryString({ b: "a b~!'()*", a: '数😀' })).toBe(
-      'a=%E6%95%B0%F0%9F%98%80&b=a%20b~%21%27%28%29%2A',
-    );
+  it("encodes the query like the SDK: space %20, ~ literal, !'()* escaped, UTF-8", () => {
+    expect(canonicalQueryString({ b: "a b~!'()*", a: '数😀' })).toBe('a=%E6%95%B0%F0%9F%98%80&b=a%20b~%21%27%28%29%2A');
   });
 });

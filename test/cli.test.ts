@@ -64,7 +64,11 @@ describe('log-archiver command line', () => {
     const path = join(dir, 'config.yaml');
     writeFileSync(
       path,
-      JSON.stringify({ storage: { kind: 'file', path: join(dir, 'archive') }, checkpoints: { kind: 'file', path: join(dir, 'state') }, sources }),
+      JSON.stringify({
+        storage: { kind: 'file', path: join(dir, 'archive') },
+        checkpoints: { kind: 'file', path: join(dir, 'state') },
+        sources,
+      }),
     );
     const env = { REDIS_URL: '' };
     const first = await runCli(['run-once', '-c', path], env);
@@ -82,7 +86,11 @@ describe('log-archiver command line', () => {
 
     const status = await runCli(['status', '-c', path, '--json'], env);
     expect(status.code).toBe(0);
-    const rows = (JSON.parse(status.stdout) as { sources: { source: string; recordsArchived: number; lastError: { code: string } | null; lastSuccessAt: string | null }[] }).sources;
+    const rows = (
+      JSON.parse(status.stdout) as {
+        sources: { source: string; recordsArchived: number; lastError: { code: string } | null; lastSuccessAt: string | null }[];
+      }
+    ).sources;
     const expected = fleet.expectedIds();
     for (const row of rows.filter((r) => r.source !== 'oos-wrong-key')) {
       expect(row.recordsArchived, row.source).toBe(expected.get(row.source)!.length);

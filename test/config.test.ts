@@ -98,7 +98,10 @@ sources:
     params: { runIds: "10001" }
 `);
     expect(found).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^sources\[0\]\.params\.runIds: /), expect.stringMatching(/^sources\[0\]\.credentials\.accessKeySecret: required/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^sources\[0\]\.params\.runIds: /),
+        expect.stringMatching(/^sources\[0\]\.credentials\.accessKeySecret: required/),
+      ]),
     );
   });
 
@@ -111,7 +114,11 @@ sources:
     params: { regionId: cn-hangzhou, executionIds: [e] }
 `);
     expect(found).toContain('storage.path: environment variable ARCHIVE_DIR is not set');
-    expect(found).toEqual(expect.arrayContaining([expect.stringMatching(/^sources\[0\]\.credentials: required: set credentials, or ALIBABA_CLOUD_ACCESS_KEY_ID/)]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^sources\[0\]\.credentials: required: set credentials, or ALIBABA_CLOUD_ACCESS_KEY_ID/),
+      ]),
+    );
   });
 
   it('rejects durations that would break at run time', () => {

@@ -9,12 +9,7 @@ import {
   ProviderValidationError,
 } from '../src/errors/index.js';
 import type { RetryPolicy } from '../src/http/index.js';
-import {
-  HuaweiClient,
-  huaweiCredentialsSchema,
-  mapHuaweiError,
-  type HuaweiCredentials,
-} from '../src/providers/huawei/index.js';
+import { HuaweiClient, huaweiCredentialsSchema, mapHuaweiError, type HuaweiCredentials } from '../src/providers/huawei/index.js';
 import { dataArtsAccessLogPath, huaweiDataArtsAccessLogProvider } from '../src/providers/huawei-dataarts-accesslog.js';
 import { huaweiDwsAuditLogRecordsProvider } from '../src/providers/huawei-dws-audit-log-records.js';
 import { harnessContext } from '../src/simulators/aliyun-harness.js';
@@ -260,7 +255,12 @@ describe('Huawei credentials and endpoints', () => {
   });
 
   it('defaults the host from params.region', () => {
-    const dataarts = huaweiDataArtsAccessLogProvider.paramsSchema.parse({ projectId: 'p', instanceId: 'i', workspace: 'w', region: 'cn-north-4' });
+    const dataarts = huaweiDataArtsAccessLogProvider.paramsSchema.parse({
+      projectId: 'p',
+      instanceId: 'i',
+      workspace: 'w',
+      region: 'cn-north-4',
+    });
     expect(dataarts.isApi).toBe(true);
     expect(huaweiDataArtsAccessLogProvider.defaultEndpoint(dataarts)).toBe('https://dayu.cn-north-4.myhuaweicloud.com');
     const dws = huaweiDwsAuditLogRecordsProvider.paramsSchema.parse({ projectId: 'p', clusterId: 'c', region: 'ap-southeast-1' });

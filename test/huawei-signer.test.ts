@@ -77,9 +77,16 @@ describe('SDK-HMAC-SHA256 signer', () => {
   it('signs exactly like @huaweicloud/huaweicloud-sdk-core on 60 randomised requests', async () => {
     const random = prng(4_202_611);
     for (let n = 0; n < 60; n += 1) {
-      const projectId = random() < 0.8 ? Math.floor(random() * 2 ** 48).toString(16).padStart(32, '0') : undefined;
+      const projectId =
+        random() < 0.8
+          ? Math.floor(random() * 2 ** 48)
+              .toString(16)
+              .padStart(32, '0')
+          : undefined;
       const credentials = {
-        ak: `AK${Math.floor(random() * 1e12).toString(36).toUpperCase()}`,
+        ak: `AK${Math.floor(random() * 1e12)
+          .toString(36)
+          .toUpperCase()}`,
         sk: `sk-${text(random, QUERY_PIECES, 10, 40)}`,
         securityToken: random() < 0.5 ? `tok-${text(random, ['a', 'B', '9', '-', '_'], 20, 60)}` : undefined,
       };
@@ -92,7 +99,8 @@ describe('SDK-HMAC-SHA256 signer', () => {
       const params = Math.floor(random() * 6);
       for (let i = 0; i < params; i += 1) {
         const key = text(random, QUERY_PIECES, 1, 6);
-        query[key] = random() < 0.2 ? [text(random, QUERY_PIECES, 0, 8), text(random, QUERY_PIECES, 0, 8)] : text(random, QUERY_PIECES, 0, 12);
+        query[key] =
+          random() < 0.2 ? [text(random, QUERY_PIECES, 0, 8), text(random, QUERY_PIECES, 0, 8)] : text(random, QUERY_PIECES, 0, 12);
       }
       const headers = randomHeaders(random);
       const host = pick(random, ['dayu.cn-north-4.myhuaweicloud.com', 'dws.ap-southeast-1.myhuaweicloud.com', '127.0.0.1:39211']);
@@ -121,11 +129,7 @@ describe('SDK-HMAC-SHA256 signer', () => {
       const wirePath = rawPath.replace('{project_id}', projectId ?? '');
       const url = new URL(`${scheme}://${host}${wirePath}`);
       url.search = encodeQuery(query);
-      const ours = signRequest(
-        { method, url, headers, body: data ? JSON.stringify(data) : undefined },
-        credentials,
-        { projectId },
-      );
+      const ours = signRequest({ method, url, headers, body: data ? JSON.stringify(data) : undefined }, credentials, { projectId });
       vi.useRealTimers();
 
       expect(lowerKeys(ours), `request ${n}: ${method} ${rawPath}`).toEqual(lowerKeys(sdkSigned.headers));
@@ -160,6 +164,8 @@ describe('SDK-HMAC-SHA256 signer', () => {
     expect(parsed).toMatchObject({ access: 'AK', signedHeaders: ['host', 'workspace', 'x-sdk-date'] });
     const headers = Object.fromEntries(parsed!.signedHeaders.map((name) => [name, lowerKeys(signed)[name]!]));
     expect(computeSignature({ method: 'GET', path: url.pathname, query, headers }, 'SK', signed['X-Sdk-Date']!)).toBe(parsed!.signature);
-    expect(computeSignature({ method: 'GET', path: url.pathname, query, headers }, 'wrong', signed['X-Sdk-Date']!)).not.toBe(parsed!.signature);
+    expect(computeSignature({ method: 'GET', path: url.pathname, query, headers }, 'wrong', signed['X-Sdk-Date']!)).not.toBe(
+      parsed!.signature,
+    );
   });
 });

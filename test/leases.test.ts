@@ -18,7 +18,7 @@ describe('redis leases and fenced checkpoints', () => {
     await redis.stop();
   });
 
-  it('grants one holder at a time and rejects a stale holder\'s commit after the lease moved on', async () => {
+  it("grants one holder at a time and rejects a stale holder's commit after the lease moved on", async () => {
     const client = redis.client();
     const leases = new RedisLeaseManager(client, { prefix: 't1', ttlMs: 400, logger: silentLogger() });
     const checkpoints = new RedisCheckpointStore(client, 't1');

@@ -37,14 +37,30 @@ describe('manifest ledger recovery', () => {
   let ledger: ManifestLedger;
   let tokens = 1_000;
 
-  const lease = (): TestLease => new TestLease(SOURCE, formatToken((tokens += 1)));
+  const lease = (): TestLease => new TestLease(SOURCE, formatToken(++tokens));
   const batch = (name: string, records = 3): SpooledBatch => {
     const path = join(dir, `${name}.spool`);
     writeFileSync(path, `bytes of ${name}`);
-    return { path, sha256: sha(`bytes of ${name}`), bytes: Buffer.byteLength(`bytes of ${name}`), records, firstId: `${name}:0`, lastId: `${name}:${records - 1}` };
+    return {
+      path,
+      sha256: sha(`bytes of ${name}`),
+      bytes: Buffer.byteLength(`bytes of ${name}`),
+      records,
+      firstId: `${name}:0`,
+      lastId: `${name}:${records - 1}`,
+    };
   };
   const commit = async (l: Lease, head: HeadRef | null, name: string, after: number) =>
-    ledger.commit({ source: SOURCE, provider: 'p', lease: l, head, batch: batch(name), checkpointBefore: { at: after - 1 }, checkpointAfter: { at: after }, requestIds: [`req-${name}`] });
+    ledger.commit({
+      source: SOURCE,
+      provider: 'p',
+      lease: l,
+      head,
+      batch: batch(name),
+      checkpointBefore: { at: after - 1 },
+      checkpointAfter: { at: after },
+      requestIds: [`req-${name}`],
+    });
   const state = (head: HeadRef | null, position: unknown): SourceState => ({ head, position, updatedAt: new Date().toISOString() });
   const keys = async (): Promise<string[]> => {
     const out: string[] = [];
@@ -55,7 +71,12 @@ describe('manifest ledger recovery', () => {
   beforeEach(() => {
     dir = makeTempDir('ledger');
     store = new FileObjectStore({ path: join(dir, 'archive') });
-    ledger = new ManifestLedger(store, { hmacKey: undefined, logger: silentLogger(), retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 }, writer: 'test' });
+    ledger = new ManifestLedger(store, {
+      hmacKey: undefined,
+      logger: silentLogger(),
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
+      writer: 'test',
+    });
   });
   afterEach(() => removeTempDir(dir));
 
@@ -147,14 +168,16 @@ describe('manifest ledger recovery', () => {
     expect((await verifyArchive(store)).problems).toEqual([]);
   });
 
-  it('a stale holder\'s recovery deletes nothing of a newer holder: it stops with LeaseLostError', async () => {
+  it("a stale holder's recovery deletes nothing of a newer holder: it stops with LeaseLostError", async () => {
     const stale = lease();
     const one = await commit(stale, null, 'one', 1);
     const fresh = lease();
     // The newer holder is mid-commit: intent and object written, manifest not yet.
     const upload = `${SOURCE}/2026/01/01/${SOURCE}-0000000002-${fresh.token}.ndjson.gz`;
-    await store.putBytes(intentKey(SOURCE, 2, fresh.token), Buffer.from(JSON.stringify({ key: upload })), { contentType: 'application/json' });
-    await store.putBytes(upload, Buffer.from('the newer holder\'s batch'), { contentType: 'application/gzip' });
+    await store.putBytes(intentKey(SOURCE, 2, fresh.token), Buffer.from(JSON.stringify({ key: upload })), {
+      contentType: 'application/json',
+    });
+    await store.putBytes(upload, Buffer.from("the newer holder's batch"), { contentType: 'application/gzip' });
     // The stale holder wakes from a pause longer than its lease and recovers.
     await expect(ledger.recover(SOURCE, state(one.head, { at: 1 }), stale)).rejects.toBeInstanceOf(LeaseLostError);
     expect(await keys()).toEqual(expect.arrayContaining([upload, intentKey(SOURCE, 2, fresh.token)]));
@@ -170,7 +193,7 @@ describe('manifest ledger recovery', () => {
     expect((await verifyArchive(store)).problems).toEqual([]);
   });
 
-  it('removes a fenced-out writer\'s late manifest that landed below the head after the holder moved on', async () => {
+  it("removes a fenced-out writer's late manifest that landed below the head after the holder moved on", async () => {
     const stale = lease();
     const one = await commit(stale, null, 'one', 1);
     const fresh = lease();
@@ -200,4 +223,3 @@ describe('manifest ledger recovery', () => {
 function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
-

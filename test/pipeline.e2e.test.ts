@@ -51,7 +51,10 @@ function lines(n: number): string {
 
 async function drainAll(runtime: Runtime, config: ArchiverConfig): Promise<void> {
   for (const source of config.sources) {
-    const outcome = await runSource({ ...runtime.deps, providerRetry: { maxAttempts: 10, baseDelayMs: 2, maxDelayMs: 20, maxElapsedMs: 30_000 } }, source);
+    const outcome = await runSource(
+      { ...runtime.deps, providerRetry: { maxAttempts: 10, baseDelayMs: 2, maxDelayMs: 20, maxElapsedMs: 30_000 } },
+      source,
+    );
     expect(outcome.status, JSON.stringify(outcome.status === 'failed' ? outcome.error.message : '')).toBe('ok');
   }
 }
@@ -93,7 +96,10 @@ describe.each(['file', 's3'] as const)('drain pipeline into %s storage', (kind) 
     dataworks.addRun(10002, '');
     oos.addExecution('exec-aaaa');
     oos.addExecution('exec-bbbb');
-    oos.appendLogs('exec-aaaa', Array.from({ length: 30 }, (_, i) => `step ${i}`));
+    oos.appendLogs(
+      'exec-aaaa',
+      Array.from({ length: 30 }, (_, i) => `step ${i}`),
+    );
 
     for (let round = 0; round < 4; round += 1) {
       // A fresh runtime each round: nothing carries over but what is in storage and the state dir.
@@ -108,8 +114,14 @@ describe.each(['file', 's3'] as const)('drain pipeline into %s storage', (kind) 
       }
       dataworks.appendLog(10001, lines(17 + round));
       dataworks.appendLog(10002, lines(60));
-      oos.appendLogs('exec-aaaa', Array.from({ length: 5 + round }, (_, i) => `more ${round}.${i}`));
-      oos.appendLogs('exec-bbbb', Array.from({ length: 9 }, (_, i) => `b ${round}.${i}`));
+      oos.appendLogs(
+        'exec-aaaa',
+        Array.from({ length: 5 + round }, (_, i) => `more ${round}.${i}`),
+      );
+      oos.appendLogs(
+        'exec-bbbb',
+        Array.from({ length: 9 }, (_, i) => `b ${round}.${i}`),
+      );
       if (round === 1) oos.expireTokens();
     }
     const runtime = await openRuntime(config, { logger: silentLogger(), needRedis: false });
@@ -120,8 +132,18 @@ describe.each(['file', 's3'] as const)('drain pipeline into %s storage', (kind) 
       const expectedOos = oos.expectedRecords();
       const dq = envelopes.filter((e) => e.source === 'dq-runs');
       const ex = envelopes.filter((e) => e.source === 'oos-exec');
-      expect(compareIds(dq, expectedDq.map((r) => r.id))).toEqual({ missing: [], duplicated: [], unexpected: [] });
-      expect(compareIds(ex, expectedOos.map((r) => r.id))).toEqual({ missing: [], duplicated: [], unexpected: [] });
+      expect(
+        compareIds(
+          dq,
+          expectedDq.map((r) => r.id),
+        ),
+      ).toEqual({ missing: [], duplicated: [], unexpected: [] });
+      expect(
+        compareIds(
+          ex,
+          expectedOos.map((r) => r.id),
+        ),
+      ).toEqual({ missing: [], duplicated: [], unexpected: [] });
       // Envelopes carry the provider's record verbatim and name their stream.
       const byId = new Map(dq.map((e) => [e.id, e]));
       for (const want of expectedDq) {
@@ -133,7 +155,8 @@ describe.each(['file', 's3'] as const)('drain pipeline into %s storage', (kind) 
       }
       expect(Object.keys(dq[0]!)).toEqual(['source', 'provider', 'id', 'fetchedAt', 'context', 'record', 'key']);
       // Batches are bounded and keys browsable by source and date.
-      for (const key of keys) expect(key).toMatch(/^(dq-runs|oos-exec)\/\d{4}\/\d{2}\/\d{2}\/(dq-runs|oos-exec)-\d{10}-\d{16}\.ndjson\.gz$/);
+      for (const key of keys)
+        expect(key).toMatch(/^(dq-runs|oos-exec)\/\d{4}\/\d{2}\/\d{2}\/(dq-runs|oos-exec)-\d{10}-\d{16}\.ndjson\.gz$/);
       const perObject = new Map<string, number>();
       for (const e of envelopes) perObject.set(e.key, (perObject.get(e.key) ?? 0) + 1);
       expect(Math.max(...perObject.values())).toBeLessThanOrEqual(40);

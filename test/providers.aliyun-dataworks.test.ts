@@ -28,7 +28,10 @@ function sourceFor(runIds: number[]) {
 describe('aliyun-dataworks-dq-scan-log', () => {
   it('drains tiny segments with multibyte text, long lines and no trailing newline; grows; resumes from every page', async () => {
     const longLine = `long:${'数据质量😀'.repeat(9)}:end`; // far longer than several 7-byte segments
-    sim.addRun(10001, `Running on Serverless_resource_group_xxxxx\nBegin to check rule ***\n中文日志行\n😀 emoji line\n${longLine}\n\nwindows\r\nline\r\n`);
+    sim.addRun(
+      10001,
+      `Running on Serverless_resource_group_xxxxx\nBegin to check rule ***\n中文日志行\n😀 emoji line\n${longLine}\n\nwindows\r\nline\r\n`,
+    );
     sim.addRun(10002, 'first 数据\nunterminated tail 😀');
     sim.addRun(10003, '');
     const source = sourceFor([10001, 10002, 10003]);
@@ -50,7 +53,9 @@ describe('aliyun-dataworks-dq-scan-log', () => {
     sim.faults.setRandom(0.3, FAULTS);
     const afterFirst = first.at(-1)!.checkpoint;
     expect(afterFirst.offsets).toEqual({
-      '10001': Buffer.byteLength(`Running on Serverless_resource_group_xxxxx\nBegin to check rule ***\n中文日志行\n😀 emoji line\n${longLine}\n\nwindows\r\nline\r\n`),
+      '10001': Buffer.byteLength(
+        `Running on Serverless_resource_group_xxxxx\nBegin to check rule ***\n中文日志行\n😀 emoji line\n${longLine}\n\nwindows\r\nline\r\n`,
+      ),
       '10002': Buffer.byteLength('first 数据\nunterminated tail 😀'),
       '10003': 0,
     });
@@ -183,7 +188,9 @@ describe('aliyun-dataworks-dq-scan-log', () => {
     expect(pages.at(-1)!.checkpoint.offsets['1']).toBe(Buffer.byteLength(before));
     expect(error).toBeInstanceOf(ProviderValidationError);
     expect((error as ProviderValidationError).retryable).toBe(false);
-    expect((error as Error).message).toMatch(new RegExp(`run 1 has a line at byte ${Buffer.byteLength(before)} longer than maxLineBytes \\(50 bytes`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`run 1 has a line at byte ${Buffer.byteLength(before)} longer than maxLineBytes \\(50 bytes`),
+    );
     expect((error as ProviderValidationError).hint).toContain('params.maxLineBytes');
     // Raised, the line goes through.
     const raised = harnessSource(provider, sim.url, sim.credentials, { runIds: [1, 2], maxLineBytes: 200 });
@@ -210,7 +217,9 @@ describe('aliyun-dataworks-dq-scan-log', () => {
     expect(provider.paramsSchema.safeParse({ runIds: [] }).success).toBe(false);
     expect(provider.paramsSchema.parse({ runIds: [1] }).maxLineBytes).toBe(64 * 1024 * 1024);
     expect(provider.paramsSchema.safeParse({ runIds: [1], maxLineBytes: 0 }).success).toBe(false);
-    expect(provider.defaultEndpoint(provider.paramsSchema.parse({ runIds: [1], regionId: 'cn-shanghai' }))).toBe('https://dataworks.cn-shanghai.aliyuncs.com');
+    expect(provider.defaultEndpoint(provider.paramsSchema.parse({ runIds: [1], regionId: 'cn-shanghai' }))).toBe(
+      'https://dataworks.cn-shanghai.aliyuncs.com',
+    );
     const checkpoint: DataWorksDqScanLogCheckpoint = { offsets: { '10001': 512, '10002': 0 } };
     expect(provider.summarize!(checkpoint).text).toContain('2 run(s)');
   });

@@ -34,7 +34,10 @@ function byId<T extends { id: string }>(records: T[]): T[] {
   return [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-async function expectResumeFromEveryPage(pages: ProviderPage<OosExecutionLogsCheckpoint>[], source: ReturnType<typeof sourceFor>): Promise<void> {
+async function expectResumeFromEveryPage(
+  pages: ProviderPage<OosExecutionLogsCheckpoint>[],
+  source: ReturnType<typeof sourceFor>,
+): Promise<void> {
   for (let i = 0; i < pages.length; i += 1) {
     const rest = await readAllPages(provider, source, pages[i]!.checkpoint, context);
     expect(recordsOf(rest)).toEqual(recordsOf(pages.slice(i + 1)));
@@ -135,7 +138,9 @@ describe('aliyun-oos-execution-logs', () => {
 
   it('an unknown execution is a validation error, not retried', async () => {
     const source = sourceFor(['exec-nope']);
-    await expect(readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context)).rejects.toBeInstanceOf(ProviderValidationError);
+    await expect(readAllPages(provider, source, provider.initialCheckpoint(source.params, 0), context)).rejects.toBeInstanceOf(
+      ProviderValidationError,
+    );
     expect(sim.callTimes.length).toBe(1);
   });
 
@@ -168,7 +173,12 @@ describe('aliyun-oos-execution-logs', () => {
   it('rejected credentials still fail at once, before any other execution is read', async () => {
     sim.addExecution('exec-a');
     sim.addExecution('exec-b');
-    const source = harnessSource(provider, sim.url, { ...sim.credentials, accessKeySecret: 'not-the-secret' }, { regionId: 'cn-hangzhou', executionIds: ['exec-a', 'exec-b'] });
+    const source = harnessSource(
+      provider,
+      sim.url,
+      { ...sim.credentials, accessKeySecret: 'not-the-secret' },
+      { regionId: 'cn-hangzhou', executionIds: ['exec-a', 'exec-b'] },
+    );
     const { pages, error } = await pagesUntilError(source, provider.initialCheckpoint(source.params, 0), context);
     expect(error).toBeInstanceOf(ProviderAuthError);
     expect(pages).toEqual([]);
@@ -199,7 +209,9 @@ describe('aliyun-oos-execution-logs', () => {
     expect(provider.paramsSchema.safeParse({ regionId: 'cn-hangzhou', executionIds: ['e'], maxResults: 101 }).success).toBe(false);
     expect(provider.paramsSchema.parse({ regionId: 'cn-hangzhou', executionIds: ['e'] }).maxResults).toBe(50);
     expect(provider.checkpointSchema.safeParse({ executions: { e: { archived: 1, tokenIndex: 5 } } }).success).toBe(false);
-    expect(provider.defaultEndpoint({ regionId: 'cn-hangzhou', executionIds: ['e'], maxResults: 50 })).toBe('https://oos.cn-hangzhou.aliyuncs.com');
+    expect(provider.defaultEndpoint({ regionId: 'cn-hangzhou', executionIds: ['e'], maxResults: 50 })).toBe(
+      'https://oos.cn-hangzhou.aliyuncs.com',
+    );
     expect(provider.summarize!({ executions: { e: { archived: 3, tokenIndex: 0 } } }).text).toContain('3 log entries');
   });
 });

@@ -33,7 +33,10 @@ async function setup(options: ConstructorParameters<typeof SddpSimulator>[0] = {
     now: () => now,
     ...(rateLimiter ? { rateLimiter } : {}),
   });
-  cleanups.push(() => sim.stop(), () => context.close());
+  cleanups.push(
+    () => sim.stop(),
+    () => context.close(),
+  );
   const source = (id = 'masking-history', extra: Record<string, unknown> = {}) =>
     harnessSource(
       provider,
@@ -113,7 +116,10 @@ describe('aliyun-sddp-masking-history', () => {
     const b = source('masking-b');
     const ctxA = harnessContext({ rateLimiter: limiter, now: nowMs });
     const ctxB = harnessContext({ rateLimiter: limiter, now: nowMs });
-    cleanups.push(() => ctxA.close(), () => ctxB.close());
+    cleanups.push(
+      () => ctxA.close(),
+      () => ctxB.close(),
+    );
     const [pa, pb] = await Promise.all([
       readAllPages(provider, a, provider.initialCheckpoint(a.params, 0), ctxA),
       readAllPages(provider, b, provider.initialCheckpoint(b.params, 0), ctxB),
@@ -137,7 +143,12 @@ describe('aliyun-sddp-masking-history', () => {
     const { sim, context, source } = await setup({ limitPerSecond: 100_000 }, noLimit);
     seed(sim, 0, 20);
     const src = source();
-    const pages: ProviderPage<SddpMaskingHistoryCheckpoint>[] = await readAllPages(provider, src, provider.initialCheckpoint(src.params, 0), context);
+    const pages: ProviderPage<SddpMaskingHistoryCheckpoint>[] = await readAllPages(
+      provider,
+      src,
+      provider.initialCheckpoint(src.params, 0),
+      context,
+    );
     expect(pages.length).toBeGreaterThan(5);
     for (let i = 0; i < pages.length; i += 1) {
       const rest = await readAllPages(provider, src, pages[i]!.checkpoint, context);
@@ -180,15 +191,33 @@ describe('aliyun-sddp-masking-history', () => {
           CurrentPage: Number(request.query.get('CurrentPage')),
           PageSize: 100,
           TotalCount: 3,
-          Items: request.query.get('CurrentPage') === '1' ? [{ Id: 1, StartTime: T0 + 1 }, { Id: 2, StartTime: T0 + 2 }] : [],
+          Items:
+            request.query.get('CurrentPage') === '1'
+              ? [
+                  { Id: 1, StartTime: T0 + 1 },
+                  { Id: 2, StartTime: T0 + 2 },
+                ]
+              : [],
         },
       }),
       renderError: () => ({ status: 503, body: {} }),
     });
     await liar.start();
-    const context = harnessContext({ now: () => T0 + 2 * MIN, rateLimiter: noLimit, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1000 } });
-    cleanups.push(() => liar.stop(), () => context.close());
-    const src = harnessSource(provider, liar.url, { accessKeyId: 'a', accessKeySecret: 'b' }, { startTime: T0, windowSeconds: 60, settleSeconds: 0 });
+    const context = harnessContext({
+      now: () => T0 + 2 * MIN,
+      rateLimiter: noLimit,
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2, maxElapsedMs: 1000 },
+    });
+    cleanups.push(
+      () => liar.stop(),
+      () => context.close(),
+    );
+    const src = harnessSource(
+      provider,
+      liar.url,
+      { accessKeyId: 'a', accessKeySecret: 'b' },
+      { startTime: T0, windowSeconds: 60, settleSeconds: 0 },
+    );
     const pages: ProviderPage<SddpMaskingHistoryCheckpoint>[] = [];
     const error = await (async () => {
       try {

@@ -133,22 +133,27 @@ describe('huawei-dataarts-accesslog', () => {
     expect(summary).toContain('24 archived ids');
   });
 
-  it.each([0, 600])('a poll that lands inside a millisecond neither loses nor repeats the logs sharing it (latenessSeconds %i)', async (latenessSeconds) => {
-    await start({ order: 'desc' });
-    const provider = huaweiDataArtsAccessLogProvider;
-    const source = sourceFor(provider, { latenessSeconds }, { token: TOKEN });
-    const archived: ProviderRecord[] = [];
-    let checkpoint = provider.initialCheckpoint(source.params, 0);
-    for (let round = 0; round < 6; round += 1) {
-      sim.generateAccessLogs(2 + round, { accessTime: T0 + Math.floor(round / 2) }); // pairs of rounds share a ms
-      const pages = await readAllPages(provider, source, checkpoint, context);
-      archived.push(...recordsOf(pages));
-      checkpoint = pages.at(-1)?.checkpoint ?? checkpoint;
-      expect(checkpoint.watermark).toBe(T0 + Math.floor(round / 2) - latenessSeconds * 1000);
-    }
-    expect(sortById(archived)).toEqual(sortById(sim.expectedRecords()));
-    expect(archived.every((r) => JSON.stringify(r.context) === JSON.stringify({ projectId: PROJECT, instanceId: INSTANCE, isApi: true }))).toBe(true);
-  });
+  it.each([0, 600])(
+    'a poll that lands inside a millisecond neither loses nor repeats the logs sharing it (latenessSeconds %i)',
+    async (latenessSeconds) => {
+      await start({ order: 'desc' });
+      const provider = huaweiDataArtsAccessLogProvider;
+      const source = sourceFor(provider, { latenessSeconds }, { token: TOKEN });
+      const archived: ProviderRecord[] = [];
+      let checkpoint = provider.initialCheckpoint(source.params, 0);
+      for (let round = 0; round < 6; round += 1) {
+        sim.generateAccessLogs(2 + round, { accessTime: T0 + Math.floor(round / 2) }); // pairs of rounds share a ms
+        const pages = await readAllPages(provider, source, checkpoint, context);
+        archived.push(...recordsOf(pages));
+        checkpoint = pages.at(-1)?.checkpoint ?? checkpoint;
+        expect(checkpoint.watermark).toBe(T0 + Math.floor(round / 2) - latenessSeconds * 1000);
+      }
+      expect(sortById(archived)).toEqual(sortById(sim.expectedRecords()));
+      expect(
+        archived.every((r) => JSON.stringify(r.context) === JSON.stringify({ projectId: PROJECT, instanceId: INSTANCE, isApi: true })),
+      ).toBe(true);
+    },
+  );
 
   it('API and app access logs are separate sources (is_api)', async () => {
     await start();
@@ -207,7 +212,13 @@ describe('huawei-dataarts-accesslog: logs listed once their request finishes (la
   type Source = SourceSpec<DataArtsParams, HuaweiCredentials>;
 
   /** One poll until caught up; optionally proves that resuming from each of its pages repeats and loses nothing. */
-  async function poll(provider: DataArtsProvider, source: Source, from: DataArtsCheckpoint, archived: ProviderRecord[], checkResume = true) {
+  async function poll(
+    provider: DataArtsProvider,
+    source: Source,
+    from: DataArtsCheckpoint,
+    archived: ProviderRecord[],
+    checkResume = true,
+  ) {
     const pages = await readAllPages(provider, source, from, context);
     archived.push(...recordsOf(pages));
     if (checkResume) await expectResumeFromEveryPage(provider, pages, source);
@@ -239,7 +250,10 @@ describe('huawei-dataarts-accesslog: logs listed once their request finishes (la
       sim.faults.clear();
       if (step % 5 === 0) {
         // Resume from every page checkpoint of a poll (no fault, server unchanged meanwhile).
-        sim.addAccessLogs([{ access_time: now - 100, duration: 10 }, { access_time: now - 100, duration: 20 }]);
+        sim.addAccessLogs([
+          { access_time: now - 100, duration: 10 },
+          { access_time: now - 100, duration: 20 },
+        ]);
         checkpoint = await poll(provider, source, checkpoint, archived);
       }
     }
@@ -268,7 +282,8 @@ describe('huawei-dataarts-accesslog: logs listed once their request finishes (la
         { access_time: now - 1000, duration: 300 },
       ]);
       // Every tenth step one request runs 90 s: listed 30 s beyond a 60 s allowance.
-      if (step % 10 === 0) late.push(...sim.addAccessLogs([{ access_time: now - 500, duration: 90_000 }]).map((r) => dataArtsRecordId(r, r)));
+      if (step % 10 === 0)
+        late.push(...sim.addAccessLogs([{ access_time: now - 500, duration: 90_000 }]).map((r) => dataArtsRecordId(r, r)));
       now += 5000;
       checkpoint = await poll(provider, source, checkpoint, archived, step % 7 === 0);
     }
@@ -293,7 +308,10 @@ describe('huawei-dataarts-accesslog: logs listed once their request finishes (la
     const source = sourceFor(provider, { latenessSeconds: 10 });
     const archived: ProviderRecord[] = [];
     let checkpoint = provider.initialCheckpoint(source.params, now);
-    sim.addAccessLogs([{ access_time: T0, duration: 1 }, { access_time: T0, duration: 1 }]);
+    sim.addAccessLogs([
+      { access_time: T0, duration: 1 },
+      { access_time: T0, duration: 1 },
+    ]);
     now = T0 + 30_000;
     checkpoint = await poll(provider, source, checkpoint, archived);
     sim.addAccessLogs([{ access_time: T0 + 20_000, duration: 1 }]);
@@ -358,7 +376,14 @@ describe('huawei-dataarts-accesslog: logs listed once their request finishes (la
     sim.generateAccessLogs(5, { accessTime: T0 + 2 });
     const expected = sim.expectedRecords();
     // The old release archived everything at T0 and two of the five logs at T0 + 1.
-    const v1: DataArtsCheckpointV1 = { v: 1, watermark: T0 + 1, idsAtWatermark: expected.slice(5, 7).map((r) => r.id).sort() };
+    const v1: DataArtsCheckpointV1 = {
+      v: 1,
+      watermark: T0 + 1,
+      idsAtWatermark: expected
+        .slice(5, 7)
+        .map((r) => r.id)
+        .sort(),
+    };
     const from = dataArtsCheckpointSchema.parse(JSON.parse(JSON.stringify(v1)));
     expect(from).toMatchObject({ v: 2, watermark: T0 + 1 });
     expect(provider.checkpointSchema.safeParse(v1).success).toBe(true);
@@ -377,7 +402,9 @@ describe('huawei-dataarts-accesslog: logs listed once their request finishes (la
     // Nothing was counted below the old watermark, so the unseen older log cannot be told apart.
     expect(warningsWith('late')).toEqual([]);
 
-    expect(dataArtsCheckpointSchema.parse({ v: 1, watermark: null, idsAtWatermark: [] })).toEqual(provider.initialCheckpoint(source.params, 0));
+    expect(dataArtsCheckpointSchema.parse({ v: 1, watermark: null, idsAtWatermark: [] })).toEqual(
+      provider.initialCheckpoint(source.params, 0),
+    );
     expect(dataArtsCheckpointSchema.safeParse({ v: 1, watermark: T0 }).success).toBe(false);
   });
 

@@ -122,7 +122,9 @@ describe('huawei-dws-audit-log-records', () => {
     for (let round = 0; round < 12; round += 1) {
       const batch = sim.addRecords(250);
       // Most finish in the round they start, a few one round later, two share an executor_time.
-      batch.forEach((r, i) => (i % 10 === 3 ? undefined : sim.finish(r, i % 7 === 0 ? 'FAILED' : 'SUCCESS', i % 7 === 0 ? 'disk full' : undefined)));
+      for (const [i, r] of batch.entries()) {
+        if (i % 10 !== 3) sim.finish(r, i % 7 === 0 ? 'FAILED' : 'SUCCESS', i % 7 === 0 ? 'disk full' : undefined);
+      }
       sim.addRecord({ executor_time: batch[100]!.executor_time, begin_time: '2000-01-01T00:00:00', result: 'SUCCESS' });
       if (round === 6) {
         // Listed only now, with an executor_time older than records archived last round (within the window).
@@ -161,7 +163,7 @@ describe('huawei-dws-audit-log-records', () => {
       sim.addRecord({ executor_time: base.executor_time.replace(/:00$/, ':30'), result: 'SUCCESS' });
       sim.addRecord({ executor_time: base.executor_time, begin_time: '1999-12-31T00:00:00', result: 'SUCCESS' });
     }
-    sim.addRecords(3).forEach((r) => sim.finish(r, 'SUCCESS'));
+    for (const r of sim.addRecords(3)) sim.finish(r, 'SUCCESS');
     const second = await poll(provider, source, first.checkpoint);
     expect(second.pages.length).toBeGreaterThan(4);
     await expectResumeFromEveryPage(provider, second.pages, source);

@@ -46,7 +46,13 @@ describe('run-once, repeated, all five providers into S3 with Redis checkpoints'
       expect(result.code, result.stdout + result.stderr.slice(-2000)).toBe(0);
       const { envelopes } = await readArchive(s3.store('logs/'));
       for (const [source, ids] of fleet.expectedIds()) {
-        expect(compareIds(envelopes.filter((e) => e.source === source), ids), `${source} after run ${run}`).toEqual({ missing: [], duplicated: [], unexpected: [] });
+        expect(
+          compareIds(
+            envelopes.filter((e) => e.source === source),
+            ids,
+          ),
+          `${source} after run ${run}`,
+        ).toEqual({ missing: [], duplicated: [], unexpected: [] });
       }
     }
     const verify = await runCli(['verify', '-c', path], env);

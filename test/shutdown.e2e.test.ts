@@ -44,7 +44,14 @@ describe('graceful shutdown', () => {
         batch: { maxRecords: 400 },
         worker: { shutdownTimeout: '10s' },
         sources: [
-          { id: 'dq', provider: 'aliyun-dataworks-dq-scan-log', endpoint: sim.url, schedule: { every: '1s' }, credentials: { ...sim.credentials }, params: { runIds: [42] } },
+          {
+            id: 'dq',
+            provider: 'aliyun-dataworks-dq-scan-log',
+            endpoint: sim.url,
+            schedule: { every: '1s' },
+            credentials: { ...sim.credentials },
+            params: { runIds: [42] },
+          },
         ],
       }),
     );
@@ -54,7 +61,12 @@ describe('graceful shutdown', () => {
   async function expectComplete(kind: 'redis' | 'file'): Promise<void> {
     const store = new FileObjectStore({ path: join(dir, kind) });
     const { envelopes } = await readArchive(store);
-    expect(compareIds(envelopes, sim.expectedRecords().map((r) => r.id))).toEqual({ missing: [], duplicated: [], unexpected: [] });
+    expect(
+      compareIds(
+        envelopes,
+        sim.expectedRecords().map((r) => r.id),
+      ),
+    ).toEqual({ missing: [], duplicated: [], unexpected: [] });
     expect((await verifyArchive(store)).problems).toEqual([]);
   }
 

@@ -24,13 +24,25 @@ describe('per-source request timeout', () => {
         storage: { kind: 'file', path: `${dir}/archive` },
         checkpoints: { kind: 'file', path: `${dir}/state` },
         http: { timeout: '30s', maxAttempts: 2 },
-        sources: [{ id: 'slow', provider: 'aliyun-dataworks-dq-scan-log', endpoint: sim.url, timeout: '200ms', credentials: { ...sim.credentials }, params: { runIds: [1] } }],
+        sources: [
+          {
+            id: 'slow',
+            provider: 'aliyun-dataworks-dq-scan-log',
+            endpoint: sim.url,
+            timeout: '200ms',
+            credentials: { ...sim.credentials },
+            params: { runIds: [1] },
+          },
+        ],
       }),
     );
     const runtime = await openRuntime(config, { logger: silentLogger(), needRedis: false });
     try {
       const started = Date.now();
-      const outcome = await runSource({ ...runtime.deps, providerRetry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10_000 } }, config.sources[0]!);
+      const outcome = await runSource(
+        { ...runtime.deps, providerRetry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10_000 } },
+        config.sources[0]!,
+      );
       expect(outcome.status).toBe('failed');
       expect(outcome.status === 'failed' && 'code' in outcome.error ? outcome.error.code : undefined).toBe('ERR_PROVIDER_NETWORK');
       expect(Date.now() - started).toBeLessThan(1400);

@@ -37,7 +37,7 @@ async function streamToBuffer(stream: Readable): Promise<Buffer> {
 
 let counter = 0;
 /** A fresh prefix per test so tests never see each other's objects. */
-const freshPrefix = (): string => `t${(counter += 1)}`;
+const freshPrefix = (): string => `t${++counter}`;
 
 const s3State: { s3?: S3Handle } = {};
 

@@ -98,9 +98,7 @@ describe('storageConfigSchema and createObjectStore', () => {
     expect(messages({ kind: 's3', bucket: 'bkt', region: 'r', endpoint: 'http://ak:sk@host' }).join()).toMatch(
       /must not carry credentials/,
     );
-    expect(messages({ kind: 's3', bucket: 'bkt', region: 'r', requestChecksumCalculation: 'NEVER' }).join()).toMatch(
-      /WHEN_REQUIRED/,
-    );
+    expect(messages({ kind: 's3', bucket: 'bkt', region: 'r', requestChecksumCalculation: 'NEVER' }).join()).toMatch(/WHEN_REQUIRED/);
     expect(messages({ kind: 'file', path: './a', prefix: '../x' }).join()).toMatch(/prefix: must not contain/);
   });
 });

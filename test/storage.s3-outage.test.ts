@@ -48,9 +48,11 @@ describe('S3ObjectStore against a failing S3 server', () => {
     // get must not mistake "unreachable" for "absent".
     const getError = await failure(store.get('before'));
     expect(getError.retryable).toBe(true);
-    const listError = await failure((async () => {
-      for await (const _ of store.list('')) void _;
-    })());
+    const listError = await failure(
+      (async () => {
+        for await (const _ of store.list('')) void _;
+      })(),
+    );
     expect(listError.retryable).toBe(true);
     expect(performance.now() - t0).toBeLessThan(10_000);
 

@@ -19,9 +19,7 @@ describe('S3ObjectStore: create-only writes', () => {
   it('native: If-None-Match is sent and the 412 becomes ObjectExistsError', async () => {
     const store = honouring.store('native', { conditionalWrites: 'native' });
     await store.putBytes('k', Buffer.from('first'), { ...opts, ifNoneMatch: true });
-    await expect(store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(
-      ObjectExistsError,
-    );
+    await expect(store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
     expect((await honouring.getObject('native/k'))!.toString()).toBe('first');
   });
 
@@ -37,9 +35,7 @@ describe('S3ObjectStore: create-only writes', () => {
   it('emulate (the default with an endpoint): works on a server that ignores If-None-Match', async () => {
     const store = ignoring.store('emulate'); // default: emulate, because an endpoint is set
     await store.putBytes('k', Buffer.from('first'), { ...opts, ifNoneMatch: true });
-    await expect(store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(
-      ObjectExistsError,
-    );
+    await expect(store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
     expect((await ignoring.getObject('emulate/k'))!.toString()).toBe('first');
   });
 

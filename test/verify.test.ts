@@ -25,14 +25,35 @@ describe('verify', () => {
   const key = Buffer.from('manifest signing key');
 
   async function build(hmacKey?: Buffer): Promise<void> {
-    const ledger = new ManifestLedger(store, { hmacKey, logger: silentLogger(), retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10 }, writer: 'test' });
+    const ledger = new ManifestLedger(store, {
+      hmacKey,
+      logger: silentLogger(),
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10 },
+      writer: 'test',
+    });
     let head: HeadRef | null = null;
     for (let i = 1; i <= 4; i += 1) {
       const path = join(dir, `b${i}`);
       const text = `batch number ${i} `.repeat(20);
       writeFileSync(path, text);
-      const batch: SpooledBatch = { path, sha256: createHash('sha256').update(text).digest('hex'), bytes: text.length, records: 5, firstId: `${i}:0`, lastId: `${i}:4` };
-      const committed = await ledger.commit({ source: 's', provider: 'p', lease, head, batch, checkpointBefore: i - 1, checkpointAfter: i, requestIds: [] });
+      const batch: SpooledBatch = {
+        path,
+        sha256: createHash('sha256').update(text).digest('hex'),
+        bytes: text.length,
+        records: 5,
+        firstId: `${i}:0`,
+        lastId: `${i}:4`,
+      };
+      const committed = await ledger.commit({
+        source: 's',
+        provider: 'p',
+        lease,
+        head,
+        batch,
+        checkpointBefore: i - 1,
+        checkpointAfter: i,
+        requestIds: [],
+      });
       head = committed.head;
       heads.push(head);
       dataKeys.push(committed.key);

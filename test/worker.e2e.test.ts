@@ -67,9 +67,13 @@ describe('worker', () => {
     const complete = async (): Promise<string | undefined> => {
       const { envelopes } = await readArchive(store);
       for (const [source, ids] of fleet.expectedIds()) {
-        const diff = compareIds(envelopes.filter((e) => e.source === source), ids);
+        const diff = compareIds(
+          envelopes.filter((e) => e.source === source),
+          ids,
+        );
         if (diff.duplicated.length > 0) return `DUPLICATES in ${source}: ${diff.duplicated.slice(0, 3).join(', ')}`;
-        if (diff.missing.length > 0 || diff.unexpected.length > 0) return `${source}: ${diff.missing.length} missing, ${diff.unexpected.length} unexpected`;
+        if (diff.missing.length > 0 || diff.unexpected.length > 0)
+          return `${source}: ${diff.missing.length} missing, ${diff.unexpected.length} unexpected`;
       }
       return undefined;
     };
@@ -81,7 +85,12 @@ describe('worker', () => {
         const problem = await eventually(complete, 20_000);
         expect(problem, worker.output().slice(-3000)).toBeUndefined();
       }
-      expect((await schedulerIds()).sort()).toEqual(fleet.sources().map((s) => `source:${s.id}`).sort());
+      expect((await schedulerIds()).sort()).toEqual(
+        fleet
+          .sources()
+          .map((s) => `source:${s.id}`)
+          .sort(),
+      );
       const metrics = await (await fetch(`http://127.0.0.1:${sections.worker.metricsPort}/metrics`)).text();
       const archived = /log_archiver_records_archived_total\{source="dq-scan-log"\} (\d+)/.exec(metrics);
       expect(Number(archived?.[1])).toBe(fleet.expectedIds().get('dq-scan-log')!.length);
@@ -99,7 +108,10 @@ describe('worker', () => {
     }
 
     // A source removed from the config loses its scheduler at the next start.
-    const fewer = fleet.sources().slice(0, 2).map((s) => ({ ...s, schedule: { every: '1s' } }));
+    const fewer = fleet
+      .sources()
+      .slice(0, 2)
+      .map((s) => ({ ...s, schedule: { every: '1s' } }));
     writeFileSync(configPath, JSON.stringify({ ...sections, sources: fewer }));
     // A Redis that may evict keys could drop leases and queue state: the worker says so at start.
     await redis.client().config('SET', 'maxmemory-policy', 'allkeys-lru');

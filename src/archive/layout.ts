@@ -48,4 +48,3 @@ export function parseSeqKey(key: string): { seq: number; token: string } | undef
   if (!match) return undefined;
   return { seq: Number(match[1]), token: match[2]! };
 }
-

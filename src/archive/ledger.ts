@@ -5,15 +5,7 @@ import type { HeadRef, SourceState } from '../checkpoints/index.js';
 import type { Lease } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ObjectStore } from '../storage/index.js';
-import {
-  dataKey,
-  intentKey,
-  intentPrefix,
-  manifestKey,
-  manifestListStart,
-  manifestPrefix,
-  parseSeqKey,
-} from './layout.js';
+import { dataKey, intentKey, intentPrefix, manifestKey, manifestListStart, manifestPrefix, parseSeqKey } from './layout.js';
 import { decodeManifest, encodeManifest, sha256Hex, type Manifest } from './manifest.js';
 
 /** A finished, spooled batch ready to be uploaded. */
@@ -100,7 +92,11 @@ export class ManifestLedger {
     let trusted = cached?.head ?? null;
     // A little below the head too: a writer frozen past its lease can land a manifest for a
     // number the new holder has already committed and moved beyond (see #sweepBelow).
-    let groups = await this.#listGroups(source, trusted ? manifestListStart(source, Math.max(1, trusted.seq - SWEEP_BELOW_HEAD)) : undefined, signal);
+    let groups = await this.#listGroups(
+      source,
+      trusted ? manifestListStart(source, Math.max(1, trusted.seq - SWEEP_BELOW_HEAD)) : undefined,
+      signal,
+    );
     if (trusted && !(groups.get(trusted.seq) ?? []).some((c) => c.key === trusted!.key)) {
       // The cache names a manifest storage does not have: storage wins; rebuild from it.
       this.options.logger.warn({ source, cached: trusted.key }, 'cached head not in storage; rebuilding from manifests');
@@ -126,7 +122,8 @@ export class ManifestLedger {
       position = cached.position;
     } else if (head) {
       head.manifest ??= (await this.#load(head.ref.key, signal))?.manifest;
-      if (!head.manifest) throw new StorageError(`manifest ${head.ref.key} vanished during recovery`, { key: head.ref.key, retryable: true });
+      if (!head.manifest)
+        throw new StorageError(`manifest ${head.ref.key} vanished during recovery`, { key: head.ref.key, retryable: true });
       position = head.manifest.checkpointAfter;
     }
     if (removed.length > 0) this.options.logger.warn({ source, removed }, 'removed debris of interrupted writers');
@@ -139,7 +136,13 @@ export class ManifestLedger {
     const seq = (head?.seq ?? 0) + 1;
     const key = dataKey(source, seq, lease.token, new Date());
     const intent = intentKey(source, seq, lease.token);
-    await this.#retry(() => this.store.putBytes(intent, Buffer.from(JSON.stringify({ key, at: new Date().toISOString() })), { contentType: 'application/json' }), signal);
+    await this.#retry(
+      () =>
+        this.store.putBytes(intent, Buffer.from(JSON.stringify({ key, at: new Date().toISOString() })), {
+          contentType: 'application/json',
+        }),
+      signal,
+    );
     failpoint('after-intent');
     await failpointDuring('mid-upload', () =>
       this.#retry(() => this.store.putFile(key, batch.path, { contentType: 'application/gzip', sha256: batch.sha256 }), signal),
@@ -328,7 +331,10 @@ export class ManifestLedger {
         }
       }
       if (valid.length === 0) {
-        this.options.logger.error({ source, seq, keys: group.map((c) => c.key) }, 'manifests do not chain to the head; leaving them for verify');
+        this.options.logger.error(
+          { source, seq, keys: group.map((c) => c.key) },
+          'manifests do not chain to the head; leaving them for verify',
+        );
         return current;
       }
       const next = groups.get(seq + 1) ?? [];

@@ -17,7 +17,10 @@ export const manifestSchema = z.object({
   checkpointBefore: z.unknown(),
   checkpointAfter: z.unknown(),
   /** SHA-256 of the previous manifest's bytes; null for the first. */
-  prev: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  prev: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
   writer: z.string(),
   requestIds: z.array(z.string()),
   writtenAt: z.string(),
@@ -42,10 +45,7 @@ export function encodeManifest(manifest: Omit<Manifest, 'hmac'>, hmacKey?: Buffe
 export type ManifestProblem = 'unparseable' | 'bad-signature' | 'unsigned';
 
 /** Parses manifest bytes and checks the signature when a key is given. */
-export function decodeManifest(
-  bytes: Buffer,
-  hmacKey?: Buffer,
-): { manifest: Manifest; sha256: string } | { problem: ManifestProblem } {
+export function decodeManifest(bytes: Buffer, hmacKey?: Buffer): { manifest: Manifest; sha256: string } | { problem: ManifestProblem } {
   let manifest: Manifest;
   try {
     const parsed = manifestSchema.safeParse(JSON.parse(bytes.toString('utf8')));

@@ -84,7 +84,12 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     for (let seq = 1; seq <= maxSeq; seq += 1) {
       const keys = bySeq.get(seq) ?? [];
       if (keys.length === 0) {
-        problems.push({ source, kind: 'manifest-missing', key: `_manifests/${source}/${String(seq).padStart(10, '0')}-*`, detail: `manifest #${seq} is missing: the chain has a hole` });
+        problems.push({
+          source,
+          kind: 'manifest-missing',
+          key: `_manifests/${source}/${String(seq).padStart(10, '0')}-*`,
+          detail: `manifest #${seq} is missing: the chain has a hole`,
+        });
         prev = null;
         prevKey = undefined;
         continue;
@@ -103,7 +108,17 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
         const decoded = decodeManifest(bytes, options.hmacKey);
         if ('problem' in decoded) {
           const kind = decoded.problem === 'unsigned' ? 'manifest-unsigned' : 'manifest-altered';
-          problems.push({ source, kind, key, detail: decoded.problem === 'bad-signature' ? 'HMAC signature does not match' : decoded.problem === 'unsigned' ? 'manifest carries no HMAC signature' : 'manifest is not a valid manifest' });
+          problems.push({
+            source,
+            kind,
+            key,
+            detail:
+              decoded.problem === 'bad-signature'
+                ? 'HMAC signature does not match'
+                : decoded.problem === 'unsigned'
+                  ? 'manifest carries no HMAC signature'
+                  : 'manifest is not a valid manifest',
+          });
           continue;
         }
         if (!chosen || decoded.manifest.prev === prev) chosen = { key, ...decoded };
@@ -115,18 +130,33 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       }
       const { manifest } = chosen;
       if (manifest.seq !== seq || manifest.source !== source) {
-        problems.push({ source, kind: 'manifest-altered', key: chosen.key, detail: `manifest names #${manifest.seq} of ${manifest.source}` });
+        problems.push({
+          source,
+          kind: 'manifest-altered',
+          key: chosen.key,
+          detail: `manifest names #${manifest.seq} of ${manifest.source}`,
+        });
       }
       if (seq > 1 && prev !== null && manifest.prev !== prev) {
         // Either side of the link may be the damaged one (an edited #n-1 changes its hash): name both.
-        problems.push({ source, kind: 'chain-broken', key: chosen.key, detail: `prev ${manifest.prev ?? 'null'} does not match the hash of manifest #${seq - 1} (${prevKey ?? '?'}): one of the two was altered or replaced` });
+        problems.push({
+          source,
+          kind: 'chain-broken',
+          key: chosen.key,
+          detail: `prev ${manifest.prev ?? 'null'} does not match the hash of manifest #${seq - 1} (${prevKey ?? '?'}): one of the two was altered or replaced`,
+        });
       } else if (seq === 1 && manifest.prev !== null) {
         problems.push({ source, kind: 'chain-broken', key: chosen.key, detail: 'first manifest names a predecessor' });
       }
       const head = options.expectedHeads?.get(source);
       if (head && head.seq === seq && (head.key !== chosen.key || head.sha256 !== chosen.sha256)) {
         // The newest manifest has no successor to vouch for it; the checkpoint store does.
-        problems.push({ source, kind: 'manifest-altered', key: head.key, detail: `manifest #${seq} differs from the one the checkpoint store recorded at commit (SHA-256 ${head.sha256.slice(0, 16)}…)` });
+        problems.push({
+          source,
+          kind: 'manifest-altered',
+          key: head.key,
+          detail: `manifest #${seq} differs from the one the checkpoint store recorded at commit (SHA-256 ${head.sha256.slice(0, 16)}…)`,
+        });
       }
       prev = chosen.sha256;
       prevKey = chosen.key;
@@ -134,14 +164,24 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       referenced.add(manifest.key);
       const size = data.get(manifest.key);
       if (size === undefined) {
-        problems.push({ source, kind: 'object-missing', key: manifest.key, detail: `object of manifest #${seq} (${manifest.records} records) is missing` });
+        problems.push({
+          source,
+          kind: 'object-missing',
+          key: manifest.key,
+          detail: `object of manifest #${seq} (${manifest.records} records) is missing`,
+        });
         continue;
       }
       const actual = await hashObject(store, manifest.key);
       if (actual === undefined) {
         problems.push({ source, kind: 'object-missing', key: manifest.key, detail: 'listed but unreadable' });
       } else if (actual !== manifest.sha256 || size !== manifest.bytes) {
-        problems.push({ source, kind: 'object-altered', key: manifest.key, detail: `SHA-256 ${actual.slice(0, 16)}… ≠ manifest ${manifest.sha256.slice(0, 16)}…` });
+        problems.push({
+          source,
+          kind: 'object-altered',
+          key: manifest.key,
+          detail: `SHA-256 ${actual.slice(0, 16)}… ≠ manifest ${manifest.sha256.slice(0, 16)}…`,
+        });
       } else {
         summary.objects += 1;
         summary.records += manifest.records;
@@ -151,7 +191,12 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
     const expected = options.expectedHeads?.get(source);
     if (expected !== undefined && expected.seq > maxSeq) {
       const first = `_manifests/${source}/${String(maxSeq + 1).padStart(10, '0')}-*`;
-      problems.push({ source, kind: 'manifest-missing', key: `_manifests/${source}/`, detail: `checkpoint store records ${expected.seq} objects (newest ${expected.key}) but storage has manifests up to #${maxSeq}: the newest (${first} on) were deleted` });
+      problems.push({
+        source,
+        kind: 'manifest-missing',
+        key: `_manifests/${source}/`,
+        detail: `checkpoint store records ${expected.seq} objects (newest ${expected.key}) but storage has manifests up to #${maxSeq}: the newest (${first} on) were deleted`,
+      });
     }
     const pendingKeys = new Set<string>();
     for (const key of intents.get(source) ?? []) {

@@ -29,9 +29,7 @@ export const runStatusSchema = z.object({
   lastRunAt: z.string().optional(),
   lastSuccessAt: z.string().optional(),
   lastError: z.object({ at: z.string(), code: z.string(), message: z.string() }).optional(),
-  lastDrain: z
-    .object({ records: z.number(), objects: z.number(), pages: z.number(), durationMs: z.number() })
-    .optional(),
+  lastDrain: z.object({ records: z.number(), objects: z.number(), pages: z.number(), durationMs: z.number() }).optional(),
 });
 
 export type RunStatus = z.infer<typeof runStatusSchema>;

@@ -62,8 +62,11 @@ export async function demo(options: { dir: string }, output: Output): Promise<nu
     try {
       const report = await verifyArchive(runtime.store, { sources: config.sources.map((s) => s.id) });
       output.out(`\nwrote ${await countObjects(dir)} objects under ${relative(process.cwd(), dir) || '.'}:`);
-      for (const s of report.sources) output.out(`  ${s.source.padEnd(20)} ${String(s.records).padStart(5)} records in ${s.objects} objects`);
-      output.out(report.ok ? 'verify: every object matches its manifest and every chain is intact' : `verify: ${report.problems.length} problems`);
+      for (const s of report.sources)
+        output.out(`  ${s.source.padEnd(20)} ${String(s.records).padStart(5)} records in ${s.objects} objects`);
+      output.out(
+        report.ok ? 'verify: every object matches its manifest and every chain is intact' : `verify: ${report.problems.length} problems`,
+      );
       const sample = await firstObject(dir, 'dq-scan-log');
       output.out('\nlook at it:');
       if (sample) output.out(`  zcat ${relative(process.cwd(), sample)} | head -3 | jq .`);
@@ -96,7 +99,9 @@ async function countObjects(dir: string): Promise<number> {
 }
 
 async function firstObject(dir: string, source: string): Promise<string | undefined> {
-  const entries = (await readdir(join(dir, source), { recursive: true }).catch(() => [] as string[])).filter((e) => e.endsWith('.ndjson.gz')).sort();
+  const entries = (await readdir(join(dir, source), { recursive: true }).catch(() => [] as string[]))
+    .filter((e) => e.endsWith('.ndjson.gz'))
+    .sort();
   if (entries.length === 0) return undefined;
   const path = join(dir, source, entries[0]!);
   return (await stat(path)).isFile() ? path : undefined;

@@ -7,12 +7,7 @@ const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * parsing, so a secret full of YAML metacharacters cannot change the document's structure.
  * Unset variables without a default become issues; values are never echoed.
  */
-export function interpolateEnv(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  issues: ConfigIssue[],
-  path: string[] = [],
-): unknown {
+export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], path: string[] = []): unknown {
   if (typeof value === 'string') {
     return value.replace(PATTERN, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];

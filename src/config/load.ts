@@ -5,15 +5,7 @@ import { ConfigError, type ConfigIssue } from '../errors/index.js';
 import { providers, providerIds } from '../providers/index.js';
 import { storageConfigSchema } from '../storage/index.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
-import {
-  batchSchema,
-  checkpointsSchema,
-  httpSchema,
-  manifestsSchema,
-  redisSchema,
-  sourceBaseSchema,
-  workerSchema,
-} from './schema.js';
+import { batchSchema, checkpointsSchema, httpSchema, manifestsSchema, redisSchema, sourceBaseSchema, workerSchema } from './schema.js';
 import type { ArchiverConfig, SourceConfig } from './config.js';
 
 const topSchema = z
@@ -105,9 +97,7 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
   }
   const storage = storageConfigSchema.safeParse((raw as { storage?: unknown } | null)?.storage);
   if (!storage.success) pushZod(issues, storage.error, ['storage']);
-  const rawSources = Array.isArray((raw as { sources?: unknown } | null)?.sources)
-    ? ((raw as { sources: unknown[] }).sources)
-    : [];
+  const rawSources = Array.isArray((raw as { sources?: unknown } | null)?.sources) ? (raw as { sources: unknown[] }).sources : [];
   const sources: SourceConfig[] = [];
   const seen = new Map<string, number>();
   const httpTimeout = top.success ? top.data.http.timeout : 30_000;
@@ -139,8 +129,14 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
     const credentials = provider.credentialsSchema.safeParse(raw.credentials ?? fromEnv);
     if (!credentials.success) {
       if (fromEnv && Object.keys(fromEnv).length === 0) {
-        const vars = provider.cloud === 'aliyun' ? 'ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET' : 'HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HUAWEICLOUD_SDK_TOKEN)';
-        issues.push({ path: formatPath(['sources', index, 'credentials']), message: `required: set credentials, or ${vars} in the environment` });
+        const vars =
+          provider.cloud === 'aliyun'
+            ? 'ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET'
+            : 'HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HUAWEICLOUD_SDK_TOKEN)';
+        issues.push({
+          path: formatPath(['sources', index, 'credentials']),
+          message: `required: set credentials, or ${vars} in the environment`,
+        });
       } else {
         pushZod(issues, credentials.error, ['sources', index, 'credentials']);
       }

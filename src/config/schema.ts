@@ -47,7 +47,10 @@ export const sourceBaseSchema = z
 export const redisSchema = z
   .object({
     url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
-    prefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected letters, digits, _ . : -').default('log-archiver'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected letters, digits, _ . : -')
+      .default('log-archiver'),
   })
   .strict();
 
@@ -63,7 +66,12 @@ export const batchSchema = z
     /** Records per object at most. @defaultValue 100000 */
     maxRecords: z.number().int().min(1).max(10_000_000).default(100_000),
     /** Uncompressed bytes per object at most. @defaultValue 64 MiB */
-    maxBytes: z.number().int().min(1024).max(5 * 1024 ** 3).default(64 * 1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(5 * 1024 ** 3)
+      .default(64 * 1024 * 1024),
     /** zlib level 1 (fast) … 9 (small). @defaultValue 6 */
     gzipLevel: z.number().int().min(1).max(9).default(6),
   })
@@ -85,7 +93,11 @@ export const workerSchema = z
 export const httpSchema = z
   .object({
     timeout: duration.default(30_000),
-    maxBodyBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(16 * 1024 * 1024),
     /** Attempts per provider call before the drain stops with the error. @defaultValue 8 */
     maxAttempts: z.number().int().min(1).max(50).default(8),
   })
@@ -94,6 +106,9 @@ export const httpSchema = z
 export const manifestsSchema = z
   .object({
     /** Environment variable holding the HMAC key that signs manifests; unsigned when unset. */
-    hmacKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    hmacKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional(),
   })
   .strict();

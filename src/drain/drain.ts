@@ -4,7 +4,7 @@ import type { SourceConfig } from '../config/index.js';
 import { ArchiverError, LeaseLostError, ShutdownError } from '../errors/index.js';
 import { failpoint } from '../failpoints.js';
 import type { HttpClient, RetryPolicy } from '../http/index.js';
-import type { Lease, LeaseManager } from '../leases/index.js';
+import type { LeaseManager } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
 import { getProvider, type ProviderPage } from '../providers/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
@@ -97,15 +97,33 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       }
       position = parsed.data;
     }
-    let saved = JSON.stringify(cached?.head ?? null) === JSON.stringify(head) && JSON.stringify(cached?.position) === JSON.stringify(position);
+    let saved =
+      JSON.stringify(cached?.head ?? null) === JSON.stringify(head) && JSON.stringify(cached?.position) === JSON.stringify(position);
 
     const stop = anySignal([signals.stop, signals.abort, lease.signal]);
     const storageSignal = anySignal([signals.abort, lease.signal]);
-    const pages = provider.pages(
-      { id: source.id, provider: source.provider, endpoint: source.endpoint, credentials: source.credentials, params: source.params, timeoutMs: source.timeoutMs },
-      position,
-      { sourceId: source.id, http: deps.http, rateLimiter: deps.rateLimiter, logger: deps.logger, signal: stop, retry: deps.providerRetry, now },
-    )[Symbol.asyncIterator]();
+    const pages = provider
+      .pages(
+        {
+          id: source.id,
+          provider: source.provider,
+          endpoint: source.endpoint,
+          credentials: source.credentials,
+          params: source.params,
+          timeoutMs: source.timeoutMs,
+        },
+        position,
+        {
+          sourceId: source.id,
+          http: deps.http,
+          rateLimiter: deps.rateLimiter,
+          logger: deps.logger,
+          signal: stop,
+          retry: deps.providerRetry,
+          now,
+        },
+      )
+      [Symbol.asyncIterator]();
 
     let batchStart = position;
     let requestIds: string[] = [];
@@ -115,7 +133,16 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       if (!spool) return;
       const batch = await spool.finish();
       const committed = await deps.ledger.commit(
-        { source: source.id, provider: source.provider, lease, head, batch, checkpointBefore: batchStart, checkpointAfter: position, requestIds },
+        {
+          source: source.id,
+          provider: source.provider,
+          lease,
+          head,
+          batch,
+          checkpointBefore: batchStart,
+          checkpointAfter: position,
+          requestIds,
+        },
         storageSignal,
       );
       await spool.discard();
@@ -191,7 +218,10 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     await spool?.discard();
     result.durationMs = Date.now() - started;
     // Logged before the release, so that per source these intervals never overlap.
-    log.info({ fencingToken: lease.token, records: result.records, objects: result.objects, durationMs: result.durationMs }, 'drain finished');
+    log.info(
+      { fencingToken: lease.token, records: result.records, objects: result.objects, durationMs: result.durationMs },
+      'drain finished',
+    );
     await lease.release();
   }
 }
@@ -200,4 +230,3 @@ function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
   const present = signals.filter((s): s is AbortSignal => s !== undefined);
   return AbortSignal.any(present);
 }
-

@@ -16,7 +16,11 @@ export class LeaseBusyError extends ArchiverError {
  * without moving the checkpoint: a newer drain owns the source now.
  */
 export class LeaseLostError extends ArchiverError {
-  constructor(readonly source: string, readonly token: string, cause?: unknown) {
+  constructor(
+    readonly source: string,
+    readonly token: string,
+    cause?: unknown,
+  ) {
     super(`lease on source ${source} lost (fencing token ${token} is stale)`, {
       code: 'ERR_LEASE_LOST',
       retryable: true,

@@ -87,10 +87,10 @@ export class HttpClient {
     const declared = Number(headers['content-length']);
     if (Number.isFinite(declared) && declared > this.#maxBodyBytes) {
       response.body.destroy();
-      throw new ProviderResponseError(
-        `response body of ${declared} bytes exceeds the ${this.#maxBodyBytes}-byte limit`,
-        { ...details, statusCode: response.statusCode },
-      );
+      throw new ProviderResponseError(`response body of ${declared} bytes exceeds the ${this.#maxBodyBytes}-byte limit`, {
+        ...details,
+        statusCode: response.statusCode,
+      });
     }
     const chunks: Buffer[] = [];
     let size = 0;

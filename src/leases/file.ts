@@ -102,7 +102,6 @@ async function readLock(path: string): Promise<LockBody | undefined> {
   return undefined;
 }
 
-
 class FileLease implements Lease {
   readonly token: string;
   readonly #controller = new AbortController();

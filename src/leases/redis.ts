@@ -56,9 +56,7 @@ export class RedisLeaseManager implements LeaseManager {
 
   async acquire(source: string): Promise<Lease> {
     const key = leaseKey(this.#options.prefix, source);
-    const raw = (await this.#redis.eval(ACQUIRE, 2, key, `${this.#options.prefix}:fence`, String(this.#options.ttlMs))) as
-      | string
-      | null;
+    const raw = (await this.#redis.eval(ACQUIRE, 2, key, `${this.#options.prefix}:fence`, String(this.#options.ttlMs))) as string | null;
     if (raw === null) throw new LeaseBusyError(source);
     return new RedisLease(this.#redis, key, source, raw, this.#options);
   }

@@ -14,8 +14,18 @@ export class ArchiverMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'log_archiver_' });
-    this.#records = new Counter({ name: 'log_archiver_records_archived_total', help: 'Records committed to the archive', labelNames: ['source'], registers: [this.registry] });
-    this.#objects = new Counter({ name: 'log_archiver_objects_archived_total', help: 'Data objects committed to the archive', labelNames: ['source'], registers: [this.registry] });
+    this.#records = new Counter({
+      name: 'log_archiver_records_archived_total',
+      help: 'Records committed to the archive',
+      labelNames: ['source'],
+      registers: [this.registry],
+    });
+    this.#objects = new Counter({
+      name: 'log_archiver_objects_archived_total',
+      help: 'Data objects committed to the archive',
+      labelNames: ['source'],
+      registers: [this.registry],
+    });
     this.#drains = new Counter({
       name: 'log_archiver_drains_total',
       help: 'Drains by outcome: ok, failed, or busy (another drain held the lease)',

@@ -210,7 +210,6 @@ async function* readRuns(
   if (skipped.length > 0) throw skippedStreamsError(source, 'run', 'runIds', skipped);
 }
 
-
 /** Not retryable: the same line is as long on the next poll; a person must raise the cap or drop the run. */
 function lineTooLongError(
   source: SourceSpec<DataWorksDqScanLogParams, AliyunCredentials>,

@@ -145,18 +145,29 @@ async function* readExecutions(
         continue;
       }
       const parsed = responseSchema.safeParse(result.body);
-      if (!parsed.success) throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks ExecutionLogs`, { ...details, requestId: result.requestId });
+      if (!parsed.success)
+        throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks ExecutionLogs`, {
+          ...details,
+          requestId: result.requestId,
+        });
       const page = parsed.data;
       const truncated = page.IsTruncated ?? page.NextToken !== undefined;
       if (truncated && !page.NextToken) {
-        throw new ProviderResponseError(`source ${source.id}: ${ACTION} says IsTruncated but gives no NextToken`, { ...details, requestId: result.requestId });
+        throw new ProviderResponseError(`source ${source.id}: ${ACTION} says IsTruncated but gives no NextToken`, {
+          ...details,
+          requestId: result.requestId,
+        });
       }
       const entries = page.ExecutionLogs;
       emptyTruncated = truncated && entries.length === 0 ? emptyTruncated + 1 : 0;
       if (emptyTruncated > MAX_EMPTY_TRUNCATED_PAGES) {
         throw new ProviderResponseError(
           `source ${source.id}: ${ACTION} of execution ${executionId} answered ${emptyTruncated} truncated pages in a row with no entries; stopped following NextToken`,
-          { ...details, requestId: result.requestId, hint: 'retried on the next poll; if it persists, the OOS API is misbehaving for this execution' },
+          {
+            ...details,
+            requestId: result.requestId,
+            hint: 'retried on the next poll; if it persists, the OOS API is misbehaving for this execution',
+          },
         );
       }
       const skip = archived - position;
@@ -187,14 +198,19 @@ async function* readExecutions(
       executions[executionId] = state;
       // Pages that only move the token shortcut (skipping what is archived) are folded into the
       // next page with records, or into one record-less page at the end.
-      const changed = lastYielded.archived !== state.archived || lastYielded.token !== state.token || lastYielded.tokenIndex !== state.tokenIndex;
+      const changed =
+        lastYielded.archived !== state.archived || lastYielded.token !== state.token || lastYielded.tokenIndex !== state.tokenIndex;
       if (records.length > 0 || (!truncated && changed)) {
         lastYielded = state;
-        yield { records, checkpoint: { executions: { ...executions } }, requestIds: result.requestId ? [result.requestId] : [], bytes: result.bytes };
+        yield {
+          records,
+          checkpoint: { executions: { ...executions } },
+          requestIds: result.requestId ? [result.requestId] : [],
+          bytes: result.bytes,
+        };
       }
       if (!truncated) break;
     }
   }
   if (skipped.length > 0) throw skippedStreamsError(source, 'execution', 'executionIds', skipped);
 }
-

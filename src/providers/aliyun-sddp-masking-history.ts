@@ -166,12 +166,8 @@ async function* readWindows(
 ): AsyncGenerator<ProviderPage<SddpMaskingHistoryCheckpoint>> {
   const { params } = source;
   const key = sddpRateLimitKey(source.credentials.accessKeyId);
-  const client = aliyunClientForSource(
-    source,
-    context,
-    'sddp',
-    aliyunEndpoint('sddp', params.regionId ?? SDDP_DEFAULT_REGION),
-    () => context.rateLimiter.acquire(key, SDDP_CALLS_PER_SECOND, context.signal),
+  const client = aliyunClientForSource(source, context, 'sddp', aliyunEndpoint('sddp', params.regionId ?? SDDP_DEFAULT_REGION), () =>
+    context.rateLimiter.acquire(key, SDDP_CALLS_PER_SECOND, context.signal),
   );
   const windowMs = params.windowSeconds * 1000;
   const settleMs = params.settleSeconds * 1000;
@@ -197,7 +193,13 @@ async function* readWindows(
   };
   const archiveOverdue = (item: SddpItem, run: SddpPendingRun): ProviderRecord => {
     context.logger.warn(
-      { source: source.id, runId: item.Id, status: item.Status, windowStart: new Date(run.windowStart).toISOString(), maxPendingSeconds: params.maxPendingSeconds },
+      {
+        source: source.id,
+        runId: item.Id,
+        status: item.Status,
+        windowStart: new Date(run.windowStart).toISOString(),
+        maxPendingSeconds: params.maxPendingSeconds,
+      },
       'masking run still not final after maxPendingSeconds; archived in its current state (a later final state will not be archived)',
     );
     return record(item, run);
@@ -213,7 +215,10 @@ async function* readWindows(
     });
     const parsed = responseSchema.safeParse(result.body);
     if (!parsed.success) {
-      throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks TotalCount/Items`, { ...details, requestId: result.requestId });
+      throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks TotalCount/Items`, {
+        ...details,
+        requestId: result.requestId,
+      });
     }
     if (result.requestId) requestIds.push(result.requestId);
     bytes += result.bytes;
@@ -280,7 +285,12 @@ async function* readWindows(
         // Gone from its window (deleted, or its StartTime moved): nothing left to archive, and
         // keeping it would keep the checkpoint growing.
         context.logger.warn(
-          { source: source.id, runId: run.id, windowStart: new Date(run.windowStart).toISOString(), maxPendingSeconds: params.maxPendingSeconds },
+          {
+            source: source.id,
+            runId: run.id,
+            windowStart: new Date(run.windowStart).toISOString(),
+            maxPendingSeconds: params.maxPendingSeconds,
+          },
           'pending masking run no longer listed in its window after maxPendingSeconds; dropped without archiving',
         );
         pending.delete(run.id);

@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import {
-  huaweiClientForSource,
-  huaweiCredentialsSchema,
-  huaweiDefaultEndpoint,
-  type HuaweiCredentials,
-} from './huawei/index.js';
+import { huaweiClientForSource, huaweiCredentialsSchema, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 /**
@@ -46,7 +41,10 @@ export const dataArtsParamsSchema = z
     /** true: API access logs; false: app access logs. @defaultValue true */
     isApi: z.boolean().default(true),
     /** Region (`cn-north-4`) for the default endpoint `https://dayu.{region}.myhuaweicloud.com`. */
-    region: z.string().regex(/^[a-z0-9-]+$/, 'expected a region id such as cn-north-4').optional(),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'expected a region id such as cn-north-4')
+      .optional(),
     /**
      * How much older (by `access_time`) than the newest archived log a log may be when it is first
      * listed and still be archived: cover the longest request duration plus the server's listing
@@ -143,7 +141,9 @@ export function dataArtsRecordId(record: DataArtsAccessLogKey, raw?: unknown): s
   const id = record.id ?? '';
   const requestId = record.request_id ?? '';
   if (id || requestId) return `${id}:${requestId}`;
-  return `sha256:${createHash('sha256').update(JSON.stringify(raw ?? record)).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(JSON.stringify(raw ?? record))
+    .digest('hex')}`;
 }
 
 /**
@@ -349,9 +349,7 @@ function advance(from: DataArtsCheckpoint, chunk: readonly AccessLogEntry[], lat
   }
   // Count for one allowance below the watermark, from a whole second so every kept bucket is complete.
   const since = Math.max(from.below.since, Math.floor((watermark - latenessMs) / 1000) * 1000);
-  const perSecond = [...counts]
-    .filter(([second]) => (second + 1) * 1000 > since)
-    .sort((a, b) => a[0] - b[0]);
+  const perSecond = [...counts].filter(([second]) => (second + 1) * 1000 > since).sort((a, b) => a[0] - b[0]);
   return { v: 2, watermark, kept, below: { since, perSecond } };
 }
 

@@ -1,10 +1,5 @@
 import { z } from 'zod';
-import {
-  huaweiClientForSource,
-  huaweiCredentialsSchema,
-  huaweiDefaultEndpoint,
-  type HuaweiCredentials,
-} from './huawei/index.js';
+import { huaweiClientForSource, huaweiCredentialsSchema, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 /**
@@ -39,7 +34,10 @@ export const dwsParamsSchema = z
     /** DWS cluster id (a UUID). */
     clusterId: z.string().min(1),
     /** Region (`cn-north-4`) for the default endpoint `https://dws.{region}.myhuaweicloud.com`. */
-    region: z.string().regex(/^[a-z0-9-]+$/, 'expected a region id such as cn-north-4').optional(),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'expected a region id such as cn-north-4')
+      .optional(),
   })
   .strict();
 
@@ -177,12 +175,7 @@ async function* pages(
 ): AsyncGenerator<ProviderPage<DwsCheckpoint>> {
   const { params } = source;
   const client = huaweiClientForSource(source, context, 'dws', tuning.throttleFloorMs);
-  const result = await client.get(
-    dwsAuditLogRecordsPath(params.projectId, params.clusterId),
-    {},
-    {},
-    readAuditRecords(params.clusterId),
-  );
+  const result = await client.get(dwsAuditLogRecordsPath(params.projectId, params.clusterId), {}, {}, readAuditRecords(params.clusterId));
 
   // One entry per id; if a record is listed twice, a final copy wins over a running one.
   const listed = new Map<string, AuditEntry>();

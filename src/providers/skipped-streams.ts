@@ -26,19 +26,22 @@ export function skippedStreamsError(
   skipped: readonly SkippedStream[],
 ): ProviderValidationError {
   const prefix = `source ${source.id}: `;
-  const reasons = skipped.map(({ id, error }) => `${id}: ${error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message}`);
-  const first = skipped[0]!.error;
-  return new ProviderValidationError(
-    `${prefix}${skipped.length} ${noun}(s) skipped, the others were read: ${reasons.join('; ')}`,
-    {
-      source: source.id,
-      provider: source.provider,
-      // Codes of one failure are exact; of several, the first's stands for them.
-      ...(first.providerCode === undefined ? {} : { providerCode: first.providerCode }),
-      ...(first.statusCode === undefined ? {} : { statusCode: first.statusCode }),
-      ...(first.requestId === undefined ? {} : { requestId: first.requestId }),
-      hint: [...new Set(skipped.map((s) => s.hint ?? `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`))].join('; '),
-      cause: first,
-    },
+  const reasons = skipped.map(
+    ({ id, error }) => `${id}: ${error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message}`,
   );
+  const first = skipped[0]!.error;
+  return new ProviderValidationError(`${prefix}${skipped.length} ${noun}(s) skipped, the others were read: ${reasons.join('; ')}`, {
+    source: source.id,
+    provider: source.provider,
+    // Codes of one failure are exact; of several, the first's stands for them.
+    ...(first.providerCode === undefined ? {} : { providerCode: first.providerCode }),
+    ...(first.statusCode === undefined ? {} : { statusCode: first.statusCode }),
+    ...(first.requestId === undefined ? {} : { requestId: first.requestId }),
+    hint: [
+      ...new Set(
+        skipped.map((s) => s.hint ?? `check the ${noun}(s) named (removed? wrong id?) and fix or remove them in sources[].params.${param}`),
+      ),
+    ].join('; '),
+    cause: first,
+  });
 }

@@ -50,11 +50,7 @@ export class DataWorksSimulator extends AliyunSimulatedApi {
     super();
     this.#segmentBytes = options.segmentBytes ?? 512 * 1024;
     this.#cutMidCharacter = options.cutMidCharacter ?? false;
-    this.rpc = new AliyunRpcSimulator(
-      ALIYUN_API_VERSIONS.dataworks,
-      { GetDataQualityScanRunLog: (call) => this.#getLog(call) },
-      options,
-    );
+    this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.dataworks, { GetDataQualityScanRunLog: (call) => this.#getLog(call) }, options);
   }
 
   /** Changes the segment size from now on (tests shrink it to a few bytes). */
@@ -120,9 +116,11 @@ export class DataWorksSimulator extends AliyunSimulatedApi {
   #getLog(call: AliyunActionCall): SimResponse {
     const id = intParam(call.params, 'Id');
     const offset = intParam(call.params, 'Offset') ?? 0;
-    if (id === undefined || Number.isNaN(id)) return aliyunError(400, 'InvalidParameter', 'The parameter Id is required and must be an integer.', call.requestId);
+    if (id === undefined || Number.isNaN(id))
+      return aliyunError(400, 'InvalidParameter', 'The parameter Id is required and must be an integer.', call.requestId);
     const run = this.#runs.get(id);
-    if (!run) return aliyunError(404, 'EntityNotExists.DataQualityScanRun', `The data quality scan run ${id} does not exist.`, call.requestId);
+    if (!run)
+      return aliyunError(404, 'EntityNotExists.DataQualityScanRun', `The data quality scan run ${id} does not exist.`, call.requestId);
     const log = run.store.subarray(0, run.length);
     if (Number.isNaN(offset) || offset < 0 || offset > log.length || (!this.#cutMidCharacter && isContinuationByte(log, offset))) {
       return aliyunError(400, 'InvalidParameter.Offset', `The parameter Offset ${call.params.get('Offset')} is invalid.`, call.requestId);

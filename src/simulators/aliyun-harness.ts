@@ -39,7 +39,13 @@ export function harnessContext(options: HarnessContextOptions = {}): ProviderCon
 }
 
 /** A SourceSpec for `provider` pointing at `endpoint`. */
-export function harnessSource<P, K>(provider: Provider<P, unknown, K>, endpoint: string, credentials: K, params: unknown, id = 'test-source'): SourceSpec<P, K> {
+export function harnessSource<P, K>(
+  provider: Provider<P, unknown, K>,
+  endpoint: string,
+  credentials: K,
+  params: unknown,
+  id = 'test-source',
+): SourceSpec<P, K> {
   return { id, provider: provider.id, endpoint, credentials, params: provider.paramsSchema.parse(params), timeoutMs: 500 };
 }
 

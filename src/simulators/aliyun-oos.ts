@@ -92,7 +92,13 @@ export class OosSimulator extends AliyunSimulatedApi {
   #list(call: AliyunActionCall): SimResponse {
     const p = call.params;
     const executionId = p.get('ExecutionId');
-    if (!executionId) return aliyunError(400, 'MissingParameter.ExecutionId', 'The input parameter "ExecutionId" that is mandatory for processing this request is not supplied.', call.requestId);
+    if (!executionId)
+      return aliyunError(
+        400,
+        'MissingParameter.ExecutionId',
+        'The input parameter "ExecutionId" that is mandatory for processing this request is not supplied.',
+        call.requestId,
+      );
     const region = p.get('RegionId');
     const logs = this.#executions.get(executionId);
     if (!logs || (region && region !== this.#regionId)) {
@@ -124,7 +130,12 @@ export class OosSimulator extends AliyunSimulatedApi {
     }
     const page = all.slice(position, position + maxResults);
     const truncated = position + maxResults < all.length;
-    const body: Record<string, unknown> = { RequestId: call.requestId, IsTruncated: truncated, MaxResults: maxResults, ExecutionLogs: page };
+    const body: Record<string, unknown> = {
+      RequestId: call.requestId,
+      IsTruncated: truncated,
+      MaxResults: maxResults,
+      ExecutionLogs: page,
+    };
     if (truncated) {
       const next = randomBytes(24).toString('base64');
       this.#tokens.set(next, { executionId, filter: filterKey, position: position + maxResults });

@@ -32,7 +32,13 @@ export interface AliyunActionCall {
 export type AliyunActionHandler = (call: AliyunActionCall) => SimResponse;
 
 /** Alibaba Cloud's error body, as every product renders it. */
-export function aliyunError(status: number, code: string, message: string, requestId: string = newRequestId(), headers: Record<string, string> = {}): SimResponse {
+export function aliyunError(
+  status: number,
+  code: string,
+  message: string,
+  requestId: string = newRequestId(),
+  headers: Record<string, string> = {},
+): SimResponse {
   return {
     status,
     headers,
@@ -107,7 +113,11 @@ export class AliyunRpcSimulator {
 
   #handle(request: SimRequest): SimResponse {
     if (request.method !== 'POST' || request.path !== '/') {
-      return this.#refuse(404, 'InvalidAction.NotFound', `Specified api is not found, please check your url and method (${request.method} ${request.path}).`);
+      return this.#refuse(
+        404,
+        'InvalidAction.NotFound',
+        `Specified api is not found, please check your url and method (${request.method} ${request.path}).`,
+      );
     }
     const action = request.headers['x-acs-action'] ?? request.query.get('Action') ?? '';
     const handler = Object.hasOwn(this.#actions, action) ? this.#actions[action] : undefined;
@@ -160,7 +170,11 @@ export class AliyunRpcSimulator {
     }
     const now = this.#now();
     const date = Date.parse(request.headers['x-acs-date'] ?? '');
-    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(request.headers['x-acs-date'] ?? '') || Number.isNaN(date) || Math.abs(now - date) > MAX_SKEW_MS) {
+    if (
+      !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(request.headers['x-acs-date'] ?? '') ||
+      Number.isNaN(date) ||
+      Math.abs(now - date) > MAX_SKEW_MS
+    ) {
       return this.#refuse(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
     }
     const nonce = request.headers['x-acs-signature-nonce'] ?? '';

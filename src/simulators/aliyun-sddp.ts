@@ -161,16 +161,25 @@ export class SddpSimulator extends AliyunSimulatedApi {
     const end = intParam(p, 'EndTime');
     const pageSize = intParam(p, 'PageSize') ?? 10;
     const currentPage = intParam(p, 'CurrentPage') ?? 1;
-    for (const [name, value] of [['StartTime', start], ['EndTime', end]] as const) {
+    for (const [name, value] of [
+      ['StartTime', start],
+      ['EndTime', end],
+    ] as const) {
       if (Number.isNaN(value)) return aliyunError(400, 'InvalidParameter', `The parameter ${name} is invalid.`, call.requestId);
     }
-    if (Number.isNaN(pageSize) || pageSize < 1 || pageSize > 100) return aliyunError(400, 'InvalidParameter', 'The parameter PageSize is invalid.', call.requestId);
-    if (Number.isNaN(currentPage) || currentPage < 1) return aliyunError(400, 'InvalidParameter', 'The parameter CurrentPage is invalid.', call.requestId);
+    if (Number.isNaN(pageSize) || pageSize < 1 || pageSize > 100)
+      return aliyunError(400, 'InvalidParameter', 'The parameter PageSize is invalid.', call.requestId);
+    if (Number.isNaN(currentPage) || currentPage < 1)
+      return aliyunError(400, 'InvalidParameter', 'The parameter CurrentPage is invalid.', call.requestId);
     const lang = p.get('Lang');
-    if (lang && lang !== 'zh_cn' && lang !== 'en_us') return aliyunError(400, 'InvalidParameter', 'The parameter Lang is invalid.', call.requestId);
+    if (lang && lang !== 'zh_cn' && lang !== 'en_us')
+      return aliyunError(400, 'InvalidParameter', 'The parameter Lang is invalid.', call.requestId);
     const taskId = p.get('TaskId');
     const matching = this.#items
-      .filter((i) => (start === undefined || i.StartTime >= start) && (end === undefined || i.StartTime <= end) && (!taskId || i.TaskId === taskId))
+      .filter(
+        (i) =>
+          (start === undefined || i.StartTime >= start) && (end === undefined || i.StartTime <= end) && (!taskId || i.TaskId === taskId),
+      )
       .sort((a, b) => b.StartTime - a.StartTime || b.Id - a.Id);
     // A capping server pages by its own size, and says so in PageSize.
     const served = Math.min(pageSize, this.#maxPageSize);

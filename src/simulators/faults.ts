@@ -10,16 +10,7 @@
  * - oversize: a 200 body larger than any client limit
  * - proto: a 200 whose JSON carries a `__proto__` key
  */
-export type FaultKind =
-  | 'throttle'
-  | 'server'
-  | 'timeout'
-  | 'reset'
-  | 'truncated'
-  | 'malformed'
-  | 'html'
-  | 'oversize'
-  | 'proto';
+export type FaultKind = 'throttle' | 'server' | 'timeout' | 'reset' | 'truncated' | 'malformed' | 'html' | 'oversize' | 'proto';
 
 export const ALL_FAULTS: readonly FaultKind[] = [
   'throttle',

@@ -99,8 +99,20 @@ export class SimulatorFleet {
   sources(): FleetSource[] {
     const aliyun = { ...FLEET_CREDENTIALS.aliyun };
     return [
-      { id: 'dq-scan-log', provider: 'aliyun-dataworks-dq-scan-log', endpoint: this.dataworks.url, credentials: aliyun, params: { runIds: RUN_IDS } },
-      { id: 'oos-exec', provider: 'aliyun-oos-execution-logs', endpoint: this.oos.url, credentials: aliyun, params: { regionId: 'cn-hangzhou', executionIds: EXECUTIONS, maxResults: 20 } },
+      {
+        id: 'dq-scan-log',
+        provider: 'aliyun-dataworks-dq-scan-log',
+        endpoint: this.dataworks.url,
+        credentials: aliyun,
+        params: { runIds: RUN_IDS },
+      },
+      {
+        id: 'oos-exec',
+        provider: 'aliyun-oos-execution-logs',
+        endpoint: this.oos.url,
+        credentials: aliyun,
+        params: { regionId: 'cn-hangzhou', executionIds: EXECUTIONS, maxResults: 20 },
+      },
       {
         id: 'masking-history',
         provider: 'aliyun-sddp-masking-history',
@@ -115,7 +127,13 @@ export class SimulatorFleet {
         credentials: { ...FLEET_CREDENTIALS.huaweiAkSk },
         params: { projectId: PROJECT, instanceId: INSTANCE, workspace: WORKSPACE, isApi: true },
       },
-      { id: 'dws-audit', provider: 'huawei-dws-audit-log-records', endpoint: this.dws.url, credentials: { token: FLEET_CREDENTIALS.huaweiToken }, params: { projectId: PROJECT, clusterId: CLUSTER } },
+      {
+        id: 'dws-audit',
+        provider: 'huawei-dws-audit-log-records',
+        endpoint: this.dws.url,
+        credentials: { token: FLEET_CREDENTIALS.huaweiToken },
+        params: { projectId: PROJECT, clusterId: CLUSTER },
+      },
     ];
   }
 
@@ -137,14 +155,21 @@ export class SimulatorFleet {
       this.dataworks.appendLog(id, text);
     }
     for (const id of EXECUTIONS) {
-      this.oos.appendLogs(id, Array.from({ length: n }, (_, i) => `round ${this.#round} task step ${i} completed`));
+      this.oos.appendLogs(
+        id,
+        Array.from({ length: n }, (_, i) => `round ${this.#round} task step ${i} completed`),
+      );
     }
     // Masking runs land in the current window; they are archived once it has closed and settled.
     const now = Date.now();
     for (let i = 0; i < Math.max(1, Math.floor(n / 4)); i += 1) this.sddp.addRun({ StartTime: now - (i % 3) });
     // Several access logs share one millisecond: the watermark must neither lose nor repeat them.
     this.dataarts.generateAccessLogs(n, { accessTime: (i) => now + Math.floor(i / 3) });
-    this.dws.finish((r) => r.result === 'RUNNING', this.#round % 2 === 0 ? 'SUCCESS' : 'FAILED', this.#round % 2 === 0 ? undefined : 'obs bucket unreachable');
+    this.dws.finish(
+      (r) => r.result === 'RUNNING',
+      this.#round % 2 === 0 ? 'SUCCESS' : 'FAILED',
+      this.#round % 2 === 0 ? undefined : 'obs bucket unreachable',
+    );
     this.dws.addRecords(Math.max(1, Math.floor(n / 8)));
   }
 
@@ -159,7 +184,10 @@ export class SimulatorFleet {
     return new Map([
       ['dq-scan-log', this.dataworks.expectedRecords().map((r) => r.id)],
       ['oos-exec', this.oos.expectedRecords().map((r) => r.id)],
-      ['masking-history', this.sddp.expectedRecords({ from: this.#sddpStart, until: closed, windowMs: this.#sddpWindowMs }).map((r) => r.id)],
+      [
+        'masking-history',
+        this.sddp.expectedRecords({ from: this.#sddpStart, until: closed, windowMs: this.#sddpWindowMs }).map((r) => r.id),
+      ],
       ['dataservice-access', this.dataarts.expectedRecords().map((r) => r.id)],
       ['dws-audit', this.dws.expectedRecords().map((r) => r.id)],
     ]);

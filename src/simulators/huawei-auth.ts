@@ -1,10 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  computeSignature,
-  parseAuthorization,
-  parseSdkDate,
-  queryFromSearchParams,
-} from '../providers/huawei/signer.js';
+import { computeSignature, parseAuthorization, parseSdkDate, queryFromSearchParams } from '../providers/huawei/signer.js';
 import type { ErrorRenderer, SimRequest, SimResponse } from './http-simulator.js';
 
 /** Who a Huawei simulator lets in: AK/SK pairs (with their security token when temporary) and IAM tokens. */

@@ -114,7 +114,7 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
     const base = this.#now();
     const { accessTime: at, duration } = options;
     const partials = Array.from({ length: count }, (_, i) => ({
-      access_time: typeof at === 'function' ? at(i) : at ?? base + i,
+      access_time: typeof at === 'function' ? at(i) : (at ?? base + i),
       ...(duration === undefined ? {} : { duration: typeof duration === 'function' ? duration(i) : duration }),
     }));
     return this.addAccessLogs(partials, options.isApi === undefined ? {} : { isApi: options.isApi });
@@ -154,7 +154,11 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
     const requestId = (1259962909740634112n + this.#sequence).toString();
     const random = this.#random;
     return {
-      id: `0000${Math.floor(random() * 2 ** 48).toString(16).padStart(12, '0')}${Math.floor(random() * 2 ** 20).toString(16).padStart(5, '0')}${requestId}`,
+      id: `0000${Math.floor(random() * 2 ** 48)
+        .toString(16)
+        .padStart(12, '0')}${Math.floor(random() * 2 ** 20)
+        .toString(16)
+        .padStart(5, '0')}${requestId}`,
       request_id: requestId,
       api_id: '71a96065c1e0bf11d0914c0658951246',
       api_name: 'iam_post_query',

@@ -107,7 +107,10 @@ export class HuaweiDwsSimulator extends SimulatedApi {
 
   /** Ids of the records still in progress: what `summarize()` should list as pending. */
   pendingIds(): string[] {
-    return this.#records.filter((r) => !isDwsFinal(r.result)).map((r) => this.idOf(r)).sort();
+    return this.#records
+      .filter((r) => !isDwsFinal(r.result))
+      .map((r) => this.idOf(r))
+      .sort();
   }
 
   /** The provider's id of a record. */

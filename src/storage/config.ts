@@ -14,20 +14,21 @@ const prefix = z
 
 // Lenient on purpose: AWS, OSS and OBS naming rules differ in details (dots, length); the
 // server has the last word, this only catches obvious typos before anything starts.
-const bucket = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9.\-_]{1,253}[a-z0-9]$/, {
-    message: 'expected a bucket name: 3-255 lowercase letters, digits, ".", "-" or "_"',
-  });
+const bucket = z.string().regex(/^[a-z0-9][a-z0-9.\-_]{1,253}[a-z0-9]$/, {
+  message: 'expected a bucket name: 3-255 lowercase letters, digits, ".", "-" or "_"',
+});
 
 const endpoint = z
   .string()
   .url({ message: 'expected a URL such as http://127.0.0.1:9000' })
   .refine((u) => /^https?:\/\//i.test(u), { message: 'expected an http:// or https:// URL' })
-  .refine((u) => {
-    const url = new URL(u);
-    return url.username === '' && url.password === '';
-  }, { message: 'must not carry credentials; use the SDK credential chain (AWS_ACCESS_KEY_ID, ...)' });
+  .refine(
+    (u) => {
+      const url = new URL(u);
+      return url.username === '' && url.password === '';
+    },
+    { message: 'must not carry credentials; use the SDK credential chain (AWS_ACCESS_KEY_ID, ...)' },
+  );
 
 /** `storage` with `kind: s3`: AWS S3 or an S3-compatible server. */
 export const s3StorageConfigSchema = z
@@ -41,9 +42,7 @@ export const s3StorageConfigSchema = z
     requestChecksumCalculation: checksumMode.optional(),
     responseChecksumValidation: checksumMode.optional(),
     /** Extension: how create-only writes are enforced; see S3ObjectStoreOptions.conditionalWrites. */
-    conditionalWrites: z
-      .enum(['native', 'emulate'], { errorMap: () => ({ message: 'expected "native" or "emulate"' }) })
-      .optional(),
+    conditionalWrites: z.enum(['native', 'emulate'], { errorMap: () => ({ message: 'expected "native" or "emulate"' }) }).optional(),
   })
   .strict();
 
@@ -59,9 +58,7 @@ export const fileStorageConfigSchema = z
 /** The `storage` section of the config file; `kind` selects the store. */
 export const storageConfigSchema = z.discriminatedUnion('kind', [s3StorageConfigSchema, fileStorageConfigSchema], {
   errorMap: (issue, ctx) =>
-    issue.code === z.ZodIssueCode.invalid_union_discriminator
-      ? { message: 'expected kind "s3" or "file"' }
-      : { message: ctx.defaultError },
+    issue.code === z.ZodIssueCode.invalid_union_discriminator ? { message: 'expected kind "s3" or "file"' } : { message: ctx.defaultError },
 });
 
 export type S3StorageConfig = z.infer<typeof s3StorageConfigSchema>;

@@ -35,12 +35,8 @@ export function createObjectStore(config: StorageConfig): ObjectStore {
         ...(config.prefix !== undefined ? { prefix: config.prefix } : {}),
         ...(config.endpoint !== undefined ? { endpoint: config.endpoint } : {}),
         ...(config.forcePathStyle !== undefined ? { forcePathStyle: config.forcePathStyle } : {}),
-        ...(config.requestChecksumCalculation !== undefined
-          ? { requestChecksumCalculation: config.requestChecksumCalculation }
-          : {}),
-        ...(config.responseChecksumValidation !== undefined
-          ? { responseChecksumValidation: config.responseChecksumValidation }
-          : {}),
+        ...(config.requestChecksumCalculation !== undefined ? { requestChecksumCalculation: config.requestChecksumCalculation } : {}),
+        ...(config.responseChecksumValidation !== undefined ? { responseChecksumValidation: config.responseChecksumValidation } : {}),
         ...(config.conditionalWrites !== undefined ? { conditionalWrites: config.conditionalWrites } : {}),
       });
     case 'file':

@@ -257,9 +257,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async #putObject(key: string, body: Buffer, options: PutOptions): Promise<void> {
     try {
-      await this.#client.send(
-        new PutObjectCommand({ ...this.#baseParams(key, options), Body: body, ContentLength: body.length }),
-      );
+      await this.#client.send(new PutObjectCommand({ ...this.#baseParams(key, options), Body: body, ContentLength: body.length }));
     } catch (error) {
       throw this.#mapError(error, 'PutObject', key, options.ifNoneMatch === true);
     }
@@ -285,9 +283,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async #abortUpload(key: string, uploadId: string): Promise<boolean> {
     try {
-      await this.#client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#fullKey(key), UploadId: uploadId }),
-      );
+      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#fullKey(key), UploadId: uploadId }));
       return true;
     } catch (error) {
       if (isNotFound(error)) return true; // already aborted (by lib-storage) or completed
@@ -403,9 +399,10 @@ export function mapS3Error(
     return new StorageError(what, {
       ...base,
       retryable: false,
-      hint: context.createOnly === true
-        ? 'the server does not support If-None-Match on writes: set storage.conditionalWrites to "emulate"'
-        : 'the S3-compatible server does not implement this operation',
+      hint:
+        context.createOnly === true
+          ? 'the server does not support If-None-Match on writes: set storage.conditionalWrites to "emulate"'
+          : 'the S3-compatible server does not implement this operation',
     });
   }
   if (isBucketMissing(error)) {
@@ -418,7 +415,9 @@ export function mapS3Error(
   if (
     f.status === 403 ||
     f.status === 401 ||
-    ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError'].includes(f.name)
+    ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError'].includes(
+      f.name,
+    )
   ) {
     return new StorageError(what, {
       ...base,
@@ -427,7 +426,7 @@ export function mapS3Error(
     });
   }
   if (f.name === 'PermanentRedirect' || f.name === 'AuthorizationHeaderMalformed' || f.status === 301) {
-    return new StorageError(what, { ...base, retryable: false, hint: 'storage.region does not match the bucket\'s region' });
+    return new StorageError(what, { ...base, retryable: false, hint: "storage.region does not match the bucket's region" });
   }
   const retryable =
     RETRYABLE_NAMES.has(f.name) ||

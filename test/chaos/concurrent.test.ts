@@ -44,7 +44,9 @@ describe('chaos: three workers at once', () => {
     // Each drain names its fencing token (not redacted: it ties the drain to the keys it wrote).
     const tokens = workers.flatMap((w) => w.events.map((e) => e.token));
     expect(tokens.filter((t) => !/^\d{16}$/.test(t))).toEqual([]);
-    expect(new Set(workers.flatMap((w) => w.events.filter((e) => e.kind === 'started').map((e) => `${e.source} ${e.token}`))).size).toBe(drains);
+    expect(new Set(workers.flatMap((w) => w.events.filter((e) => e.kind === 'started').map((e) => `${e.source} ${e.token}`))).size).toBe(
+      drains,
+    );
     expect(diff.detail).toEqual([]);
     expect(diff.missing).toBe(0);
     expect(diff.duplicated).toBe(0);

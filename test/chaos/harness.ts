@@ -137,7 +137,17 @@ export class WorkerProcess {
       if (CRASH.test(line)) this.crashes.push(line);
       return;
     }
-    let entry: { msg?: string; source?: string; time?: string; job?: unknown; level?: number; pid?: number; removed?: unknown[]; code?: string; fencingToken?: string };
+    let entry: {
+      msg?: string;
+      source?: string;
+      time?: string;
+      job?: unknown;
+      level?: number;
+      pid?: number;
+      removed?: unknown[];
+      code?: string;
+      fencingToken?: string;
+    };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
@@ -164,7 +174,11 @@ export class WorkerProcess {
 }
 
 /** Credentials the worker's S3 client takes from the environment. */
-const S3_ENV = { AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' };
+const S3_ENV = {
+  AWS_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey,
+  AWS_REGION: 'us-east-1',
+};
 
 export interface WorldOptions {
   storage: 'file' | 's3';
@@ -240,16 +254,26 @@ export class World {
     const { envelopes, keys } = await readArchive(this.store);
     const result: ArchiveDiff = { records: 0, objects: keys.length, missing: 0, duplicated: 0, unexpected: 0, detail: [] };
     for (const [source, ids] of this.fleet.expectedIds()) {
-      const diff = compareIds(envelopes.filter((e) => e.source === source), ids);
+      const diff = compareIds(
+        envelopes.filter((e) => e.source === source),
+        ids,
+      );
       result.records += ids.length;
       result.missing += diff.missing.length;
       result.duplicated += diff.duplicated.length;
       result.unexpected += diff.unexpected.length;
       if (diff.missing.length + diff.duplicated.length + diff.unexpected.length > 0) {
-        const where = (id: string): string => envelopes.filter((e) => e.id === id).map((e) => e.key).join(' & ');
+        const where = (id: string): string =>
+          envelopes
+            .filter((e) => e.id === id)
+            .map((e) => e.key)
+            .join(' & ');
         result.detail.push(
           `${source}: ${diff.missing.length} missing (${diff.missing.slice(0, 2).join(', ')}), ` +
-            `${diff.duplicated.length} duplicated (${diff.duplicated.slice(0, 2).map((id) => `${id} in ${where(id)}`).join('; ')}), ` +
+            `${diff.duplicated.length} duplicated (${diff.duplicated
+              .slice(0, 2)
+              .map((id) => `${id} in ${where(id)}`)
+              .join('; ')}), ` +
             `${diff.unexpected.length} unexpected`,
         );
       }
@@ -331,7 +355,9 @@ export function overlappingDrains(workers: WorkerProcess[]): { overlaps: string[
     let reach = list[0];
     for (const after of list.slice(1)) {
       if (reach && after.from < reach.to) {
-        overlaps.push(`${source}: ${reach.worker} [${iso(reach.from)}, ${iso(reach.to)}] and ${after.worker} [${iso(after.from)}, ${iso(after.to)}]`);
+        overlaps.push(
+          `${source}: ${reach.worker} [${iso(reach.from)}, ${iso(reach.to)}] and ${after.worker} [${iso(after.from)}, ${iso(after.to)}]`,
+        );
       }
       if (!reach || after.to > reach.to) reach = after;
     }

@@ -91,7 +91,9 @@ describe('chaos: kill -9', () => {
           const point = worker.failpoints[worker.failpoints.length - 1]!;
           hits.set(point, (hits.get(point) ?? 0) + 1);
         } else {
-          throw new Error(`worker ${worker.label} died on its own (exit ${worker.child.exitCode}, ${worker.child.signalCode}):\n${worker.tail()}`);
+          throw new Error(
+            `worker ${worker.label} died on its own (exit ${worker.child.exitCode}, ${worker.child.signalCode}):\n${worker.tail()}`,
+          );
         }
       }
     };

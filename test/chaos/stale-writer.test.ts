@@ -50,14 +50,30 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
   let ledger: ManifestLedger;
   let tokens = 5_000;
 
-  const lease = (freeze = false): FreezingLease => new FreezingLease(SOURCE, formatToken((tokens += 1)), freeze);
+  const lease = (freeze = false): FreezingLease => new FreezingLease(SOURCE, formatToken(++tokens), freeze);
   const batch = (name: string): SpooledBatch => {
     const path = join(dir, `${name}.spool`);
     writeFileSync(path, `bytes of ${name}`);
-    return { path, sha256: sha(`bytes of ${name}`), bytes: Buffer.byteLength(`bytes of ${name}`), records: 3, firstId: `${name}:0`, lastId: `${name}:2` };
+    return {
+      path,
+      sha256: sha(`bytes of ${name}`),
+      bytes: Buffer.byteLength(`bytes of ${name}`),
+      records: 3,
+      firstId: `${name}:0`,
+      lastId: `${name}:2`,
+    };
   };
   const commit = async (l: Lease, head: HeadRef | null, name: string, after: number) =>
-    ledger.commit({ source: SOURCE, provider: 'p', lease: l, head, batch: batch(name), checkpointBefore: { at: after - 1 }, checkpointAfter: { at: after }, requestIds: [] });
+    ledger.commit({
+      source: SOURCE,
+      provider: 'p',
+      lease: l,
+      head,
+      batch: batch(name),
+      checkpointBefore: { at: after - 1 },
+      checkpointAfter: { at: after },
+      requestIds: [],
+    });
   const state = (head: HeadRef | null): SourceState => ({ head, position: undefined, updatedAt: new Date().toISOString() });
   const outcomes: string[] = [];
   const problems = async (): Promise<string[]> => {
@@ -69,10 +85,19 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
   beforeEach(() => {
     dir = makeTempDir('stale-writer');
     store = new FileObjectStore({ path: join(dir, 'archive') });
-    ledger = new ManifestLedger(store, { hmacKey: undefined, logger: silentLogger(), retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 }, writer: 'test' });
+    ledger = new ManifestLedger(store, {
+      hmacKey: undefined,
+      logger: silentLogger(),
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
+      writer: 'test',
+    });
   });
   afterEach(() => removeTempDir(dir));
-  afterAll(() => console.log(`chaos stale writer: ${outcomes.length} interleavings (late manifest before/after the new holder's #n, adopted), verify after each: ${outcomes.join(', ')}`));
+  afterAll(() =>
+    console.log(
+      `chaos stale writer: ${outcomes.length} interleavings (late manifest before/after the new holder's #n, adopted), verify after each: ${outcomes.join(', ')}`,
+    ),
+  );
 
   it('its late manifest does not outlive the next holder committing past it (withdraw found no sibling yet)', async () => {
     const l1 = lease();

@@ -206,8 +206,7 @@ async function listObjectsV2(ctx, bucket) {
       Prefix: prefix,
       StartAfter: token === undefined ? startAfter : undefined,
       ContinuationToken: token,
-      NextContinuationToken:
-        result.isTruncated && last ? Buffer.from(last.key, 'utf8').toString('base64url') : undefined,
+      NextContinuationToken: result.isTruncated && last ? Buffer.from(last.key, 'utf8').toString('base64url') : undefined,
       KeyCount: result.objects.length,
       MaxKeys: maxKeys,
       Delimiter: delimiter,

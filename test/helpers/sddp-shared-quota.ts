@@ -71,7 +71,10 @@ export async function drainSharedQuota(
     const { envelopes } = await readArchive(store);
     missing = 0;
     for (const id of ids) {
-      const diff = compareIds(envelopes.filter((e) => e.source === id), expected);
+      const diff = compareIds(
+        envelopes.filter((e) => e.source === id),
+        expected,
+      );
       missing += diff.missing.length + diff.unexpected.length;
       duplicated += diff.duplicated.length;
     }
@@ -86,7 +89,14 @@ export async function drainSharedQuota(
     while (times[i]! - times[j]! >= 1000) j += 1;
     peak = Math.max(peak, i - j + 1);
   }
-  return { calls: times.length, throttled: sim.throttled, peakPerSecond: peak, missing, duplicated, seconds: (Date.now() - started) / 1000 };
+  return {
+    calls: times.length,
+    throttled: sim.throttled,
+    peakPerSecond: peak,
+    missing,
+    duplicated,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 async function archivedRecords(store: FileObjectStore, source: string): Promise<number> {

@@ -33,8 +33,24 @@ export async function startRedis(): Promise<RedisHandle> {
   const launch = async (port: number): Promise<void> => {
     const proc = spawnChild(
       REDIS_SERVER,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-        '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
       { cwd: dir },
     );
     const output = captureOutput(proc);

@@ -66,7 +66,10 @@ export class AliyunRpcClient {
     const url = new URL('/', this.#base);
     url.search = signed.queryString;
     const details: ProviderErrorDetails & { source: string } = { source, provider };
-    const response = await http.send({ method: 'POST', url, headers: signed.headers, signal, ...(this.#options.timeoutMs ? { timeoutMs: this.#options.timeoutMs } : {}) }, details);
+    const response = await http.send(
+      { method: 'POST', url, headers: signed.headers, signal, ...(this.#options.timeoutMs ? { timeoutMs: this.#options.timeoutMs } : {}) },
+      details,
+    );
     const bytes = Buffer.byteLength(response.body);
     if (response.statusCode >= 200 && response.statusCode < 300) {
       const body = parseJsonBody(response.body, { ...details, statusCode: response.statusCode });

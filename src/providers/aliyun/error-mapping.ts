@@ -22,10 +22,17 @@ export const aliyunErrorBodySchema = z
 
 export type AliyunErrorBody = z.infer<typeof aliyunErrorBodySchema>;
 
-const THROTTLING_CODES = new Set(['Throttling', 'Throttling.User', 'Throttling.Api', 'Throttling.Concurrent', 'ServiceUnavailable.Throttling']);
+const THROTTLING_CODES = new Set([
+  'Throttling',
+  'Throttling.User',
+  'Throttling.Api',
+  'Throttling.Concurrent',
+  'ServiceUnavailable.Throttling',
+]);
 
 // Codes meaning "the credentials or their permissions are wrong": retrying cannot help.
-const AUTH_CODE = /^(InvalidAccessKeyId|InvalidAccessKeySecret|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken|MissingSecurityToken|InvalidTimeStamp|Forbidden|NoPermission|InvalidAuthorization|AccessDenied|Unauthorized|MissingAuthorization)/;
+const AUTH_CODE =
+  /^(InvalidAccessKeyId|InvalidAccessKeySecret|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken|MissingSecurityToken|InvalidTimeStamp|Forbidden|NoPermission|InvalidAuthorization|AccessDenied|Unauthorized|MissingAuthorization)/;
 
 /** What an operator should fix for each family of auth errors; never echoes a secret. */
 function authHint(code: string): string {
@@ -34,7 +41,7 @@ function authHint(code: string): string {
     return 'the signature did not verify: check credentials.accessKeySecret belongs to this AccessKey ID';
   if (code.startsWith('InvalidSecurityToken') || code.startsWith('MissingSecurityToken'))
     return 'the STS token is missing, invalid or expired: renew credentials.securityToken';
-  if (code.startsWith('InvalidTimeStamp')) return 'the request date was refused: check this host\'s clock (NTP)';
+  if (code.startsWith('InvalidTimeStamp')) return "the request date was refused: check this host's clock (NTP)";
   return 'the AccessKey lacks permission for this action: grant it in RAM';
 }
 
@@ -102,5 +109,8 @@ export function mapAliyunError(call: FailedCall): ProviderError {
       hint: 'check sources[].endpoint',
     });
   }
-  return new ProviderValidationError(what, { ...details, hint: call.body.Recommend ? 'see the Recommend link in the provider answer' : 'check sources[].params' });
+  return new ProviderValidationError(what, {
+    ...details,
+    hint: call.body.Recommend ? 'see the Recommend link in the provider answer' : 'check sources[].params',
+  });
 }

@@ -96,7 +96,10 @@ export class HuaweiClient {
       headers = { ...extra, 'X-Auth-Token': credentials.token };
     }
     const details: ProviderErrorDetails & { source: string } = { source, provider };
-    const response = await http.send({ method: 'GET', url, headers, signal, ...(this.#options.timeoutMs ? { timeoutMs: this.#options.timeoutMs } : {}) }, details);
+    const response = await http.send(
+      { method: 'GET', url, headers, signal, ...(this.#options.timeoutMs ? { timeoutMs: this.#options.timeoutMs } : {}) },
+      details,
+    );
     const requestId = response.headers['x-request-id'];
     const bytes = Buffer.byteLength(response.body);
     if (response.statusCode >= 200 && response.statusCode < 300) {

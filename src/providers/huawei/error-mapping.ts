@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import {
   ProviderAuthError,
-  ProviderError,
+  type ProviderError,
   ProviderServerError,
   ProviderThrottledError,
   ProviderValidationError,

@@ -51,7 +51,10 @@ export interface SignOptions {
 
 /** `yyyyMMddTHHmmssZ` in UTC, the `X-Sdk-Date` format. */
 export function formatSdkDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Parses an `X-Sdk-Date` value; undefined when malformed. */
@@ -162,11 +165,7 @@ export function computeSignature(input: SigningInput, sk: string, sdkDate: strin
  * its HTTP client as long as it sends the same value), `X-Sdk-Date`, `Authorization`, and
  * `X-Project-Id` / `X-Security-Token` when given. Sign afresh for every attempt: the date is signed.
  */
-export function signRequest(
-  request: RequestToSign,
-  credentials: AkSkCredentials,
-  options: SignOptions = {},
-): Record<string, string> {
+export function signRequest(request: RequestToSign, credentials: AkSkCredentials, options: SignOptions = {}): Record<string, string> {
   const headers: Record<string, string> = {};
   // Same precedence as the SDK: auth headers first, the caller's headers override them.
   if (credentials.securityToken) headers['X-Security-Token'] = credentials.securityToken;
@@ -189,9 +188,7 @@ export function signRequest(
 }
 
 /** The parts of an `Authorization: SDK-HMAC-SHA256 …` header; undefined when it is not one. */
-export function parseAuthorization(
-  value: string,
-): { access: string; signedHeaders: string[]; signature: string } | undefined {
+export function parseAuthorization(value: string): { access: string; signedHeaders: string[]; signature: string } | undefined {
   const m = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]+)$/.exec(value.trim());
   if (!m) return undefined;
   return { access: m[1] ?? '', signedHeaders: (m[2] ?? '').split(';'), signature: m[3] ?? '' };
