@@ -9,7 +9,7 @@ export interface DrainJobData {
   sourceId: string;
 }
 
-/** Opens the drain queue on `connection` (BullMQ needs `maxRetriesPerRequest: null`). */
+/** Opens the drain queue on `connection` (BullMQ needs `maxRetriesPerRequest: null`); `prefix` is RedisKeys.bullmqPrefix. */
 export function createDrainQueue(connection: Redis, prefix: string): Queue<DrainJobData> {
   return new Queue<DrainJobData>(DRAIN_QUEUE, { connection, prefix });
 }

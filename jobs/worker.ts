@@ -18,7 +18,7 @@ const RESYNC_MS = 30_000;
 export async function runWorker(config: ArchiverConfig, logger: Logger): Promise<void> {
   const runtime = await openRuntime(config, { logger, needRedis: true });
   const url = config.redis!.url;
-  const prefix = config.redis!.prefix;
+  const prefix = runtime.keys!.bullmqPrefix;
   await warnOnEvictionPolicy(runtime.redis!, logger);
   // BullMQ blocks on its own connections and requires maxRetriesPerRequest: null on them.
   const queueConnection = new Redis(url, { maxRetriesPerRequest: null });

@@ -9,6 +9,7 @@ import { HttpClient, defaultRetryPolicy } from './http/index.js';
 import { FileLeaseManager, RedisLeaseManager, type LeaseManager } from './leases/index.js';
 import type { Logger } from './observability/index.js';
 import { LocalRateLimiter, RedisRateLimiter, type RateLimiter } from './ratelimit/index.js';
+import { RedisKeys, adoptLegacyKeys } from './redis/index.js';
 import { createObjectStore, type ObjectStore } from './storage/index.js';
 import { VERSION } from './version.js';
 
@@ -18,6 +19,8 @@ export interface Runtime {
   deps: DrainDeps;
   store: ObjectStore;
   redis: Redis | undefined;
+  /** The deployment's Redis keys (`redis.prefix`, hash-tagged); undefined without redis. */
+  keys: RedisKeys | undefined;
   close(): Promise<void>;
 }
 
@@ -32,21 +35,28 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
   const { logger } = options;
   const useRedis = options.needRedis || config.checkpoints.kind === 'redis';
   let redis: Redis | undefined;
+  const keys = config.redis ? new RedisKeys(config.redis.prefix) : undefined;
   if (useRedis) {
     if (!config.redis) throw new Error('redis is not configured');
     redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: true });
     redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis connection error'));
     await redis.connect();
+    await adoptLegacyKeys(
+      redis,
+      keys!,
+      config.sources.map((s) => s.id),
+      logger,
+    );
   }
   const store = createObjectStore(config.storage);
   const checkpoints: CheckpointStore =
     config.checkpoints.kind === 'redis' && redis
-      ? new RedisCheckpointStore(redis, config.redis!.prefix)
+      ? new RedisCheckpointStore(redis, keys!)
       : new FileCheckpointStore(config.checkpoints.path);
   const leases: LeaseManager = redis
-    ? new RedisLeaseManager(redis, { prefix: config.redis!.prefix, ttlMs: config.worker.leaseTtlMs, logger })
+    ? new RedisLeaseManager(redis, { keys: keys!, ttlMs: config.worker.leaseTtlMs, logger })
     : new FileLeaseManager(config.checkpoints.path, { ttlMs: config.worker.leaseTtlMs, logger });
-  const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis, `${config.redis!.prefix}:rate`) : new LocalRateLimiter();
+  const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis, keys!) : new LocalRateLimiter();
   const http = new HttpClient({ timeoutMs: config.http.timeoutMs, maxBodyBytes: config.http.maxBodyBytes });
   const ledger = new ManifestLedger(store, {
     hmacKey: config.manifests.hmacKey,
@@ -73,6 +83,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     deps,
     store,
     redis,
+    keys,
     async close() {
       await rateLimiter.close();
       await leases.close();

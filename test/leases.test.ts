@@ -4,6 +4,7 @@ import { RedisCheckpointStore, FileCheckpointStore } from '../src/checkpoints/in
 import { LeaseBusyError, LeaseLostError } from '../src/errors/index.js';
 import { FileLeaseManager, RedisLeaseManager } from '../src/leases/index.js';
 import { silentLogger } from '../src/observability/index.js';
+import { RedisKeys } from '../src/redis/index.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 import { startRedis, type RedisHandle } from './helpers/with-redis.js';
 
@@ -20,8 +21,8 @@ describe('redis leases and fenced checkpoints', () => {
 
   it("grants one holder at a time and rejects a stale holder's commit after the lease moved on", async () => {
     const client = redis.client();
-    const leases = new RedisLeaseManager(client, { prefix: 't1', ttlMs: 400, logger: silentLogger() });
-    const checkpoints = new RedisCheckpointStore(client, 't1');
+    const leases = new RedisLeaseManager(client, { keys: new RedisKeys('t1'), ttlMs: 400, logger: silentLogger() });
+    const checkpoints = new RedisCheckpointStore(client, new RedisKeys('t1'));
     const first = await leases.acquire('s');
     await expect(leases.acquire('s')).rejects.toBeInstanceOf(LeaseBusyError);
     await checkpoints.save('s', state(1), first);
@@ -39,21 +40,21 @@ describe('redis leases and fenced checkpoints', () => {
 
   it('keeps a lease alive by renewal while held, and loses it when someone else takes the key', async () => {
     const client = redis.client();
-    const leases = new RedisLeaseManager(client, { prefix: 't2', ttlMs: 300, logger: silentLogger() });
+    const leases = new RedisLeaseManager(client, { keys: new RedisKeys('t2'), ttlMs: 300, logger: silentLogger() });
     const lease = await leases.acquire('s');
     await sleep(900);
     await expect(lease.check()).resolves.toBeUndefined();
-    await client.set('t2:lease:s', '1');
+    await client.set(new RedisKeys('t2').lease('s'), '1');
     await expect(lease.check()).rejects.toBeInstanceOf(LeaseLostError);
     expect(lease.signal.aborted).toBe(true);
   });
 
   it('issues larger tokens when Redis comes back with an old counter (restored snapshot, promoted replica)', async () => {
     const client = redis.client();
-    const leases = new RedisLeaseManager(client, { prefix: 't4', ttlMs: 5000, logger: silentLogger() });
+    const leases = new RedisLeaseManager(client, { keys: new RedisKeys('t4'), ttlMs: 5000, logger: silentLogger() });
     const before = await leases.acquire('s');
     await before.release();
-    await client.set('t4:fence', '5');
+    await client.set(new RedisKeys('t4').fence(), '5');
     const after = await leases.acquire('s');
     expect(BigInt(after.token)).toBeGreaterThan(BigInt(before.token));
   });
@@ -62,7 +63,7 @@ describe('redis leases and fenced checkpoints', () => {
     const own = await startRedis();
     try {
       const client = own.client();
-      const leases = new RedisLeaseManager(client, { prefix: 't5', ttlMs: 3000, logger: silentLogger() });
+      const leases = new RedisLeaseManager(client, { keys: new RedisKeys('t5'), ttlMs: 3000, logger: silentLogger() });
       const lease = await leases.acquire('s');
       await own.kill();
       await sleep(4500);
@@ -75,7 +76,7 @@ describe('redis leases and fenced checkpoints', () => {
 
   it('issues larger tokens even after Redis lost every key', async () => {
     const client = redis.client();
-    const leases = new RedisLeaseManager(client, { prefix: 't3', ttlMs: 5000, logger: silentLogger() });
+    const leases = new RedisLeaseManager(client, { keys: new RedisKeys('t3'), ttlMs: 5000, logger: silentLogger() });
     const before = await leases.acquire('s');
     await redis.flushAll();
     const after = await leases.acquire('s');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisRateLimiter } from '../src/ratelimit/index.js';
+import { RedisKeys } from '../src/redis/index.js';
 import { startRedis, type RedisHandle } from './helpers/with-redis.js';
 
 /** The largest number of times falling in any half-open window [t, t + windowMs). */
@@ -25,7 +26,7 @@ describe('RedisRateLimiter', () => {
 
   it('several instances on separate connections never exceed the limit in any 1 s window, and get close to it', async () => {
     const limit = 10;
-    const instances = Array.from({ length: 4 }, () => new RedisRateLimiter(redis.client(), 'test:rate', { guardMs: 0 }));
+    const instances = Array.from({ length: 4 }, () => new RedisRateLimiter(redis.client(), new RedisKeys('test-rate'), { guardMs: 0 }));
     const serverTimes: number[] = [];
     const clientTimes: number[] = [];
     const controller = new AbortController();
@@ -63,9 +64,9 @@ describe('RedisRateLimiter', () => {
   });
 
   it('keys are independent, and limits hold across instances sharing a prefix only', async () => {
-    const a = new RedisRateLimiter(redis.client(), 'test:iso');
-    const b = new RedisRateLimiter(redis.client(), 'test:iso');
-    const other = new RedisRateLimiter(redis.client(), 'test:other-prefix');
+    const a = new RedisRateLimiter(redis.client(), new RedisKeys('test-iso'));
+    const b = new RedisRateLimiter(redis.client(), new RedisKeys('test-iso'));
+    const other = new RedisRateLimiter(redis.client(), new RedisKeys('test-other-prefix'));
     const t0 = performance.now();
     await Promise.all([1, 2, 3].map(() => a.acquire('k1', 3)));
     await Promise.all([1, 2, 3].map(() => b.acquire('k2', 3)));
@@ -77,7 +78,7 @@ describe('RedisRateLimiter', () => {
   });
 
   it('acquire honours an abort signal while waiting', async () => {
-    const limiter = new RedisRateLimiter(redis.client(), 'test:abort');
+    const limiter = new RedisRateLimiter(redis.client(), new RedisKeys('test-abort'));
     await limiter.acquire('k', 1);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
@@ -88,14 +89,14 @@ describe('RedisRateLimiter', () => {
 
   it('keeps working after a Redis restart (script cache flushed)', async () => {
     const client = redis.client();
-    const limiter = new RedisRateLimiter(client, 'test:restart');
+    const limiter = new RedisRateLimiter(client, new RedisKeys('test-restart'));
     await limiter.acquire('k', 5);
     await redis.restart();
     await expect(limiter.acquire('k', 5)).resolves.toBeUndefined();
   });
 
   it('rejects a limit below one', async () => {
-    const limiter = new RedisRateLimiter(redis.client(), 'test:bad');
+    const limiter = new RedisRateLimiter(redis.client(), new RedisKeys('test-bad'));
     await expect(limiter.acquire('k', 0)).rejects.toBeInstanceOf(RangeError);
   });
 });

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileObjectStore } from '../src/storage/index.js';
+import { RedisKeys } from '../src/redis/index.js';
 import { SimulatorFleet } from '../src/simulators/fleet.js';
 import { exited } from './helpers/children.js';
 import { freePort } from './helpers/free-port.js';
@@ -37,7 +38,7 @@ describe('worker', () => {
   });
 
   async function schedulerIds(): Promise<string[]> {
-    const queue = new Queue('drain', { connection: redis.client(), prefix: 'la-test' });
+    const queue = new Queue('drain', { connection: redis.client(), prefix: new RedisKeys('la-test').bullmqPrefix });
     try {
       return (await queue.getJobSchedulers(0, -1)).map((s) => s.key);
     } finally {

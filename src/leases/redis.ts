@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { LeaseBusyError, LeaseLostError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
+import type { RedisClient, RedisKeys } from '../redis/index.js';
 import { formatToken, type Lease, type LeaseManager } from './lease.js';
 
 // A token is the larger of the incremented counter and Redis' own clock in microseconds, so
@@ -33,30 +33,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-/** Lease keys for `prefix`; shared with the Redis checkpoint store, which fences on them. */
-export function leaseKey(prefix: string, source: string): string {
-  return `${prefix}:lease:${source}`;
-}
-
 export interface RedisLeaseOptions {
-  prefix: string;
+  /** The deployment's keys; the Redis checkpoint store fences on the same lease keys. */
+  keys: RedisKeys;
   ttlMs: number;
   logger: Logger;
 }
 
 /** Leases held in Redis with a TTL, renewed every third of it while held. */
 export class RedisLeaseManager implements LeaseManager {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #options: RedisLeaseOptions;
 
-  constructor(redis: Redis, options: RedisLeaseOptions) {
+  constructor(redis: RedisClient, options: RedisLeaseOptions) {
     this.#redis = redis;
     this.#options = options;
   }
 
   async acquire(source: string): Promise<Lease> {
-    const key = leaseKey(this.#options.prefix, source);
-    const raw = (await this.#redis.eval(ACQUIRE, 2, key, `${this.#options.prefix}:fence`, String(this.#options.ttlMs))) as string | null;
+    const key = this.#options.keys.lease(source);
+    const raw = (await this.#redis.eval(ACQUIRE, 2, key, this.#options.keys.fence(), String(this.#options.ttlMs))) as string | null;
     if (raw === null) throw new LeaseBusyError(source);
     return new RedisLease(this.#redis, key, source, raw, this.#options);
   }
@@ -73,7 +69,7 @@ class RedisLease implements Lease {
   #heldAt = Date.now();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     readonly source: string,
     private readonly raw: string,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient, RedisKeys } from '../redis/index.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /**
@@ -50,16 +50,16 @@ export interface RedisRateLimiterOptions {
  * The ioredis client belongs to the caller: `close()` leaves it open.
  */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis;
-  readonly #prefix: string;
+  readonly #redis: RedisClient;
+  readonly #keys: RedisKeys;
   readonly #jitterMs: number;
   readonly #windowMicros: number;
   readonly #instance = randomBytes(6).toString('hex');
   #sequence = 0;
 
-  constructor(redis: Redis, keyPrefix: string, options: RedisRateLimiterOptions = {}) {
+  constructor(redis: RedisClient, keys: RedisKeys, options: RedisRateLimiterOptions = {}) {
     this.#redis = redis;
-    this.#prefix = keyPrefix;
+    this.#keys = keys;
     this.#jitterMs = Math.max(0, options.jitterMs ?? 5);
     this.#windowMicros = (1000 + Math.max(0, options.guardMs ?? 250)) * 1000;
   }
@@ -74,7 +74,7 @@ export class RedisRateLimiter implements RateLimiter {
       throw new RangeError(`limitPerSecond must be at least 1, got ${limitPerSecond}`);
     }
     const limit = Math.floor(limitPerSecond);
-    const redisKey = `${this.#prefix}:${key}`;
+    const redisKey = this.#keys.rateLimit(key);
     for (;;) {
       signal?.throwIfAborted();
       this.#sequence += 1;
