@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors/index.js';
@@ -29,11 +30,16 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   } catch (cause) {
     throw new ConfigError(`cannot read config file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, [], cause);
   }
-  return parseConfig(text, env, path);
+  return parseConfig(text, env, path, dirname(resolve(path)));
 }
 
-/** Validates config text; `origin` names the file in messages. */
-export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, origin = 'config'): ArchiverConfig {
+/** Validates config text; `origin` names the file in messages, `baseDir` anchors relative `${file:…}` paths. */
+export function parseConfig(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  origin = 'config',
+  baseDir = process.cwd(),
+): ArchiverConfig {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new ConfigError(
@@ -42,7 +48,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
     );
   }
   const issues: ConfigIssue[] = [];
-  const raw = interpolateEnv(document.toJS(), env, issues);
+  const raw = interpolateEnv(document.toJS(), env, issues, { baseDir });
   const config = validate(raw, env, issues);
   if (issues.length > 0 || !config) {
     throw new ConfigError(`${origin} has ${issues.length} problem${issues.length === 1 ? '' : 's'}`, issues);
