@@ -8,7 +8,7 @@ import type { DrainJobData } from './queue.js';
 /** What a drain job returns (kept in BullMQ for inspection). */
 export interface DrainJobResult {
   source: string;
-  status: 'ok' | 'busy';
+  status: 'ok' | 'busy' | 'stopped';
   records: number;
   objects: number;
 }
@@ -34,6 +34,9 @@ export function createDrainProcessor(
         return { source: source.id, status: 'ok', records: outcome.result.records, objects: outcome.result.objects };
       case 'busy':
         return { source: source.id, status: 'busy', records: 0, objects: 0 };
+      case 'stopped':
+        // A shutdown is not a failure: the job completes, and the next run resumes from the checkpoint.
+        return { source: source.id, status: 'stopped', records: outcome.result?.records ?? 0, objects: outcome.result?.objects ?? 0 };
       case 'failed': {
         const { error } = outcome;
         if (error instanceof ArchiverError && !error.retryable) throw new UnrecoverableError(`${source.id}: ${error.message}`);

@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { SourceConfig } from '../src/config/index.js';
 import type { Logger } from '../src/observability/index.js';
-import type { DrainJobData } from './queue.js';
+import { createDrainQueue, type DrainJobData } from './queue.js';
 
 const SCHEDULER_PREFIX = 'source:';
 
@@ -38,5 +39,20 @@ export async function syncSchedulers(queue: Queue<DrainJobData>, sources: readon
       await queue.removeJobScheduler(id);
       logger.info({ scheduler: id }, 'removed job scheduler of a source no longer configured');
     }
+  }
+}
+
+/** When each source's job scheduler fires next (ms), as the workers' Redis holds it; `prefix` is RedisKeys.bullmqPrefix. */
+export async function schedulerNextRuns(connection: Redis, prefix: string): Promise<Map<string, number>> {
+  const queue = createDrainQueue(connection, prefix);
+  try {
+    const next = new Map<string, number>();
+    for (const scheduler of await queue.getJobSchedulers(0, -1)) {
+      const id = scheduler.key ?? scheduler.id;
+      if (id?.startsWith(SCHEDULER_PREFIX) && scheduler.next !== undefined) next.set(id.slice(SCHEDULER_PREFIX.length), scheduler.next);
+    }
+    return next;
+  } finally {
+    await queue.close();
   }
 }

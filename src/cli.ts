@@ -1,32 +1,43 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { EXIT_USAGE } from './commands/exit-codes.js';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_CODES, EXIT_USAGE, exitCodeForError } from './commands/exit-codes.js';
 import { printError, processOutput } from './commands/output.js';
+import { routeToLogger } from './commands/route-to-logger.js';
 import { runOnce } from './commands/run-once.js';
 import { status } from './commands/status.js';
 import { verify } from './commands/verify.js';
 import { demo } from './commands/demo.js';
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
-import { createLogger } from './observability/index.js';
+import { createLogger, type Logger } from './observability/index.js';
 import { VERSION } from './version.js';
 
 // Commands print and choose exit codes; everything else lives in the modules they call.
-const logger = createLogger();
 const output = processOutput;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<{ code: number; logger: Logger | undefined }> {
+  const level = process.env.LOG_LEVEL;
+  if (level !== undefined && level !== '' && !LOG_LEVELS.includes(level)) {
+    output.err(
+      `log-archiver: LOG_LEVEL=${JSON.stringify(level).slice(0, 40)} is not a log level; expected one of ${LOG_LEVELS.join(', ')}`,
+    );
+    return { code: EXIT_USAGE, logger: undefined };
+  }
+  const logger = createLogger(level ? { level } : {});
+  routeToLogger(logger);
   let code = 0;
   const program = new Command()
     .name('log-archiver')
     .description('Archives cloud provider logs into S3-compatible storage as gzip NDJSON, exactly once.')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(text), writeOut: (text) => output.out(text.replace(/\n$/, '')) })
+    .addHelpText('after', `\nExit codes (every command):\n${EXIT_CODES.map((e) => `  ${e.code}  ${e.meaning}`).join('\n')}`);
 
   program
     .command('worker')
-    .description('run job schedulers and drain workers until SIGTERM/SIGINT (needs redis)')
+    .description('run job schedulers and drain workers until SIGTERM/SIGINT (needs redis); exit 0 on a clean stop')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
     .action(async (options: { config: string }) => {
       const config = await loadConfig(options.config);
@@ -37,16 +48,18 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('run-once')
-    .description('drain every (or each named) source until caught up, then exit: 0 ok, 1 a source failed, 2 usage/config')
+    .description('drain every (or each named) source until caught up, then exit: 0 ok, 1 a source failed, 4 a lease was held, 5 stopped')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
     .option('-s, --source <id...>', 'only these sources')
-    .action(async (options: { config: string; source?: string[] }) => {
+    .option('-q, --quiet', 'no progress; print only sources that did not succeed')
+    .addOption(new Option('--progress-every <duration>', 'interval of progress lines when stdout is not a terminal').default('30s'))
+    .action(async (options: { config: string; source?: string[]; quiet?: boolean; progressEvery: string }) => {
       code = await runOnce(options, output, logger);
     });
 
   program
     .command('status')
-    .description('per source: checkpoint, last success, last error, records and objects archived')
+    .description('per source: schedule, next run, checkpoint, last success, lag, last error, records and objects archived')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
     .option('--json', 'machine-readable output')
     .action(async (options: { config: string; json?: boolean }) => {
@@ -55,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('verify')
-    .description('check the archive against its manifests: 0 intact, 1 something missing, altered or unreadable')
+    .description('check the archive against its manifests: 0 intact, 1 something missing, altered or unreadable, 3 storage unreachable')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
     .option('--json', 'machine-readable output')
     .action(async (options: { config: string; json?: boolean }) => {
@@ -74,14 +87,15 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+      return { code: error.exitCode === 0 ? 0 : EXIT_USAGE, logger };
     }
     printError(output, error);
-    return error instanceof ConfigError ? EXIT_USAGE : 1;
+    return { code: exitCodeForError(error), logger };
   }
-  return code;
+  return { code, logger };
 }
 
-const exitCode = await main(process.argv);
+const { code: exitCode, logger } = await main(process.argv);
 // Exit explicitly once logs are flushed: a half-closed socket must not keep a cron job alive.
-logger.flush(() => process.exit(exitCode));
+if (logger) logger.flush(() => process.exit(exitCode));
+else process.exit(exitCode);

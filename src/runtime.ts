@@ -1,10 +1,9 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ManifestLedger } from './archive/index.js';
 import { FileCheckpointStore, RedisCheckpointStore, type CheckpointStore } from './checkpoints/index.js';
-import type { ArchiverConfig } from './config/index.js';
-import { BatchSpool, type DrainDeps } from './drain/index.js';
+import { redactUrl, type ArchiverConfig } from './config/index.js';
+import { BatchSpool, resolveSpoolDir, type DrainDeps } from './drain/index.js';
+import { DependencyUnavailableError } from './errors/index.js';
 import { HttpClient, defaultRetryPolicy } from './http/index.js';
 import { FileLeaseManager, RedisLeaseManager, type LeaseManager } from './leases/index.js';
 import type { Logger } from './observability/index.js';
@@ -33,14 +32,26 @@ export interface RuntimeOptions {
 /** Opens storage, checkpoints, leases, HTTP and rate limiting as the config says. */
 export async function openRuntime(config: ArchiverConfig, options: RuntimeOptions): Promise<Runtime> {
   const { logger } = options;
+  // Before anything is opened: a spool directory that cannot be used is a setup error (exit 2).
+  const spoolDir = await resolveSpoolDir();
   const useRedis = options.needRedis || config.checkpoints.kind === 'redis';
   let redis: Redis | undefined;
   const keys = config.redis ? new RedisKeys(config.redis.prefix) : undefined;
   if (useRedis) {
     if (!config.redis) throw new Error('redis is not configured');
     redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: true });
-    redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis connection error'));
-    await redis.connect();
+    let firstError: Error | undefined;
+    redis.on('error', (error: Error) => {
+      firstError ??= error;
+      logger.warn({ err: { message: error.message } }, 'redis connection error');
+    });
+    try {
+      await redis.connect();
+    } catch (cause) {
+      redis.disconnect();
+      // ioredis rejects with "Connection is closed."; the first socket error says why.
+      throw new DependencyUnavailableError('redis', redactUrl(config.redis.url), firstError ?? cause);
+    }
     await adoptLegacyKeys(
       redis,
       keys!,
@@ -64,7 +75,6 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     retry: { maxAttempts: 40, baseDelayMs: 500, maxDelayMs: 15_000, maxElapsedMs: 15 * 60_000 },
     writer: `log-archiver/${VERSION}`,
   });
-  const spoolDir = process.env.LOG_ARCHIVER_SPOOL_DIR ?? join(tmpdir(), 'log-archiver-spool');
   const swept = await BatchSpool.sweep(spoolDir);
   if (swept > 0) logger.info({ spoolDir, files: swept }, 'removed spool files of processes that died mid-batch');
   const deps: DrainDeps = {

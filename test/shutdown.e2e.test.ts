@@ -70,6 +70,19 @@ describe('graceful shutdown', () => {
     expect((await verifyArchive(store)).problems).toEqual([]);
   }
 
+  /** A clean stop is no failure: nothing logged at error level, and `status` shows a success and no error. */
+  async function expectCleanStop(path: string, output: string): Promise<void> {
+    expect(output).not.toMatch(/"level":(50|60)/);
+    const status = await runCli(['status', '-c', path, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const [row] = (
+      JSON.parse(status.stdout) as { sources: { lastSuccessAt: string | null; lastError: unknown; recordsArchived: number }[] }
+    ).sources;
+    expect(row!.lastSuccessAt).not.toBeNull();
+    expect(row!.lastError).toBeNull();
+    expect(row!.recordsArchived).toBeGreaterThan(0);
+  }
+
   it('worker: SIGTERM mid-drain commits the batch in hand, exits 0, and the next start resumes exactly', async () => {
     const path = config('redis');
     const worker = startCli(['worker', '-c', path], { LOG_LEVEL: 'info' });
@@ -84,6 +97,7 @@ describe('graceful shutdown', () => {
     const partial = (await readArchive(new FileObjectStore({ path: join(dir, 'redis') }))).envelopes.length;
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(6000);
+    await expectCleanStop(path, worker.output());
 
     const done = await runCli(['run-once', '-c', path]);
     expect(done.code, done.stderr).toBe(0);
@@ -97,8 +111,10 @@ describe('graceful shutdown', () => {
     while (!run.output().includes('object committed') && Date.now() < deadline) await sleep(50);
     run.child.kill('SIGTERM');
     await exited(run.child);
-    // The interrupted source is reported as failed (exit 1), never as a success it was not.
-    expect([0, 1]).toContain(run.child.exitCode);
+    // Stopped, not failed: an exit code of its own, and the output says so.
+    expect(run.child.exitCode, run.output().slice(-2000)).toBe(5);
+    expect(run.output()).toMatch(/stopped dq: by a signal; \d+ records in [1-9]\d* objects committed/);
+    await expectCleanStop(path, run.output());
     const again = await runCli(['run-once', '-c', path]);
     expect(again.code, again.stderr).toBe(0);
     await expectComplete('file');

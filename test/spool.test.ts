@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchSpool } from '../src/drain/index.js';
+import { BatchSpool, resolveSpoolDir } from '../src/drain/index.js';
+import { ConfigError } from '../src/errors/index.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 describe('batch spool', () => {
@@ -33,5 +34,37 @@ describe('batch spool', () => {
     for (const path of [dead, mine, foreign]) writeFileSync(path, 'x');
     expect(await BatchSpool.sweep(sweepDir)).toBe(1);
     expect([existsSync(dead), existsSync(mine), existsSync(foreign)]).toEqual([false, true, true]);
+  });
+
+  it("never touches another user's spool file, even of a dead process, and does not fail on it", async () => {
+    const shared = join(dir, 'shared');
+    mkdirSync(shared, { recursive: true });
+    const theirs = join(shared, 'batch-999998-abcdef012345.spool');
+    writeFileSync(theirs, 'x');
+    const uid = process.getuid!();
+    if (uid === 0) chownSync(theirs, 12345, 12345);
+    const dead = join(shared, 'batch-999997-abcdef012345.spool');
+    writeFileSync(dead, 'x');
+    expect(await BatchSpool.sweep(shared)).toBe(uid === 0 ? 1 : 2);
+    if (uid === 0) expect(existsSync(theirs)).toBe(true);
+    expect(existsSync(dead)).toBe(false);
+  });
+
+  it('defaults to a private directory per user, honours LOG_ARCHIVER_SPOOL_DIR, and refuses one another user owns', async () => {
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp, { recursive: true });
+    const uid = process.getuid!();
+    const fallback = await resolveSpoolDir({ TMPDIR: tmp });
+    expect(fallback).toBe(join(tmp, `log-archiver-${uid}`, 'spool'));
+    expect(statSync(join(tmp, `log-archiver-${uid}`)).mode & 0o777).toBe(0o700);
+    const chosen = join(dir, 'chosen');
+    expect(await resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: chosen })).toBe(chosen);
+    if (uid === 0) {
+      const foreign = join(dir, 'foreign');
+      mkdirSync(foreign);
+      chownSync(foreign, 12345, 12345);
+      await expect(resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: foreign })).rejects.toThrow(ConfigError);
+      await expect(resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: foreign })).rejects.toThrow(/belongs to another user \(uid 12345\)/);
+    }
   });
 });

@@ -89,6 +89,8 @@ function line(outcome: RunOutcome): string {
       return `${outcome.source.padEnd(20)} skipped: busy`;
     case 'failed':
       return `${outcome.source.padEnd(20)} FAILED: ${outcome.error.message}`;
+    case 'stopped':
+      return `${outcome.source.padEnd(20)} stopped`;
   }
 }
 

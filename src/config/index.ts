@@ -3,3 +3,4 @@ export type { ArchiverConfig, SourceConfig } from './config.js';
 export type { Schedule } from './schema.js';
 export { parseDuration } from './duration.js';
 export { SOURCE_ID } from './schema.js';
+export { redactUrl } from './redact-url.js';

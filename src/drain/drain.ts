@@ -32,6 +32,18 @@ export interface DrainSignals {
   stop?: AbortSignal;
   /** Abandon everything now (shutdown deadline passed). */
   abort?: AbortSignal;
+  /** Called after every page with the progress so far (run-once's live display). */
+  onProgress?: (progress: DrainProgress) => void;
+}
+
+/** How far a drain has got; `records` counts records read, `committed` those already durable. */
+export interface DrainProgress {
+  pages: number;
+  records: number;
+  committed: number;
+  objects: number;
+  /** Context of the latest record read: the stream the drain is on (`{ runId: 10001 }`). */
+  stream: Record<string, unknown> | undefined;
 }
 
 export interface DrainResult {
@@ -126,6 +138,8 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       [Symbol.asyncIterator]();
 
     let batchStart = position;
+    let read = 0;
+    let stream: Record<string, unknown> | undefined;
     let requestIds: string[] = [];
     let failure: unknown;
 
@@ -196,6 +210,9 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       position = page.checkpoint;
       requestIds.push(...page.requestIds);
       if (spool && (spool.records >= deps.batch.maxRecords || spool.bytes >= deps.batch.maxBytes)) await commit();
+      read += page.records.length;
+      stream = page.records.at(-1)?.context ?? stream;
+      signals.onProgress?.({ pages: result.pages, records: read, committed: result.records, objects: result.objects, stream });
     }
 
     // Pages already read are committed even when the drain stops on an error: their checkpoint is

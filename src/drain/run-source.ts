@@ -1,11 +1,13 @@
 import type { SourceConfig } from '../config/index.js';
-import { ArchiverError, LeaseBusyError } from '../errors/index.js';
+import { ArchiverError, LeaseBusyError, ShutdownError } from '../errors/index.js';
 import { DrainFailedError, drainSource, type DrainDeps, type DrainResult, type DrainSignals } from './drain.js';
 
 export type RunOutcome =
   | { status: 'ok'; result: DrainResult }
   | { status: 'busy'; source: string }
-  | { status: 'failed'; source: string; error: ArchiverError | Error; result: DrainResult | undefined };
+  | { status: 'failed'; source: string; error: ArchiverError | Error; result: DrainResult | undefined }
+  /** Stopped by a shutdown signal: what was read is committed (`committed`), or was abandoned at the deadline. */
+  | { status: 'stopped'; source: string; result: DrainResult | undefined; committed: boolean };
 
 /** Drains one source and records the outcome for `status`; never throws for a source's own failure. */
 export async function runSource(deps: DrainDeps, source: SourceConfig, signals: DrainSignals = {}): Promise<RunOutcome> {
@@ -18,13 +20,31 @@ export async function runSource(deps: DrainDeps, source: SourceConfig, signals: 
         ...previous,
         lastRunAt: at,
         lastSuccessAt: new Date().toISOString(),
-        lastDrain: { records: result.records, objects: result.objects, pages: result.pages, durationMs: result.durationMs },
+        lastDrain: drainSummary(result),
       }),
     );
     return { status: 'ok', result };
   } catch (error) {
     if (error instanceof LeaseBusyError) return { status: 'busy', source: source.id };
     const inner = error instanceof DrainFailedError ? (error.cause as Error) : (error as Error);
+    const progress = error instanceof DrainFailedError ? error.progress : undefined;
+    if (stoppedBySignal(inner, signals)) {
+      // A stop is not a failure: no error is recorded, and a drain that committed all it read
+      // before stopping counts as a success (the next run resumes from its checkpoint).
+      const committed = !signals.abort?.aborted;
+      if (committed) {
+        await safe(() =>
+          deps.checkpoints.saveStatus(source.id, {
+            ...previous,
+            lastRunAt: at,
+            lastSuccessAt: new Date().toISOString(),
+            ...(progress ? { lastDrain: drainSummary(progress) } : {}),
+          }),
+        );
+      }
+      deps.logger.info({ source: source.id, committed, records: progress?.records ?? 0 }, 'drain stopped by shutdown');
+      return { status: 'stopped', source: source.id, result: progress, committed };
+    }
     const code = inner instanceof ArchiverError ? inner.code : 'ERR_INTERNAL';
     await safe(() =>
       deps.checkpoints.saveStatus(source.id, {
@@ -41,9 +61,19 @@ export async function runSource(deps: DrainDeps, source: SourceConfig, signals: 
       status: 'failed',
       source: source.id,
       error: inner,
-      result: error instanceof DrainFailedError ? error.progress : undefined,
+      result: progress,
     };
   }
+}
+
+function drainSummary(result: DrainResult): { records: number; objects: number; pages: number; durationMs: number } {
+  return { records: result.records, objects: result.objects, pages: result.pages, durationMs: result.durationMs };
+}
+
+/** A shutdown ended the drain: ShutdownError, or an abort raised by the stop/abort signals. */
+function stoppedBySignal(error: Error, signals: DrainSignals): boolean {
+  if (!signals.stop?.aborted && !signals.abort?.aborted) return false;
+  return error instanceof ShutdownError || error.name === 'AbortError';
 }
 
 async function safe<T>(operation: () => Promise<T>): Promise<T | undefined> {

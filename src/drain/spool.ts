@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { processAlive } from '../fsutil/index.js';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -51,11 +51,24 @@ export class BatchSpool {
   /** Removes spool files left by processes that died mid-batch (`kill -9`); returns how many. */
   static async sweep(dir: string): Promise<number> {
     let removed = 0;
+    const uid = process.getuid?.();
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const pid = /^batch-(\d+)-[0-9a-f]+\.spool$/.exec(name)?.[1];
       if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
-      await rm(join(dir, name), { force: true });
-      removed += 1;
+      const path = join(dir, name);
+      // Never another user's file (a shared LOG_ARCHIVER_SPOOL_DIR): theirs to clean up.
+      const owner = await lstat(path).then(
+        (s) => s.uid,
+        () => undefined,
+      );
+      if (owner === undefined || (uid !== undefined && owner !== uid)) continue;
+      if (
+        await rm(path, { force: true }).then(
+          () => true,
+          () => false,
+        )
+      )
+        removed += 1;
     }
     return removed;
   }

@@ -13,3 +13,4 @@ export {
 export { StorageError, ObjectExistsError } from './storage-error.js';
 export { LeaseBusyError, LeaseLostError } from './lease-error.js';
 export { ShutdownError } from './shutdown-error.js';
+export { DependencyUnavailableError } from './dependency-unavailable-error.js';

@@ -28,7 +28,7 @@ export class ArchiverMetrics {
     });
     this.#drains = new Counter({
       name: 'log_archiver_drains_total',
-      help: 'Drains by outcome: ok, failed, or busy (another drain held the lease)',
+      help: 'Drains by outcome: ok, failed, busy (another drain held the lease) or stopped (by a shutdown)',
       labelNames: ['source', 'outcome'],
       registers: [this.registry],
     });
@@ -52,12 +52,13 @@ export class ArchiverMetrics {
     const source = outcome.status === 'ok' ? outcome.result.source : outcome.source;
     this.#drains.inc({ source, outcome: outcome.status });
     const result = outcome.status === 'busy' ? undefined : outcome.result;
+    const succeeded = outcome.status === 'ok' || (outcome.status === 'stopped' && outcome.committed);
     if (result) {
       this.#records.inc({ source }, result.records);
       this.#objects.inc({ source }, result.objects);
       this.#duration.observe({ source }, result.durationMs / 1000);
     }
-    if (outcome.status === 'ok') this.#lastSuccess.set({ source }, Date.now() / 1000);
+    if (succeeded) this.#lastSuccess.set({ source }, Date.now() / 1000);
   }
 
   /** Serves `/metrics` (Prometheus text format) and `/healthz` on `port`; resolves with the bound port. */
