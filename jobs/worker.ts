@@ -6,7 +6,10 @@ import { openRuntime } from '../src/runtime.js';
 import { onShutdownSignals } from '../src/shutdown.js';
 import { createDrainProcessor, type DrainJobResult } from './drain-processor.js';
 import { createDrainQueue, DRAIN_QUEUE, type DrainJobData } from './queue.js';
+import { DASHBOARD_PATH, serveWorkerHttp } from './http-server.js';
+import { Readiness } from './readiness.js';
 import { syncSchedulers } from './schedulers.js';
+import { registerSourceMetrics } from './source-metrics.js';
 
 /** How often schedulers are re-asserted; covers Redis losing its data under a running worker. */
 const RESYNC_MS = 30_000;
@@ -31,8 +34,10 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   const abort = new AbortController();
   const sources = new Map(config.sources.map((s) => [s.id, s]));
   const metrics = new ArchiverMetrics();
-  const endpoint = config.worker.metricsPort === undefined ? undefined : await metrics.serve(config.worker.metricsPort);
-  if (endpoint) logger.info({ port: endpoint.port }, 'serving /metrics and /healthz');
+  metrics.declareSources(config.sources.map((s) => s.id));
+  registerSourceMetrics(metrics.registry, config.sources, runtime.deps.checkpoints);
+  const readiness = new Readiness(runtime.redis!, runtime.store, RESYNC_MS);
+  let stopping = false;
   const worker = new Worker<DrainJobData, DrainJobResult>(
     DRAIN_QUEUE,
     createDrainProcessor(runtime.deps, sources, { stop: stop.signal, abort: abort.signal }, metrics),
@@ -49,11 +54,31 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   const resync = async (): Promise<void> => {
     try {
       await syncSchedulers(queue, config.sources, logger);
+      readiness.synced();
     } catch (error) {
+      readiness.synced(error as Error);
       logger.warn({ err: { message: (error as Error).message } }, 'could not sync job schedulers; retrying later');
     }
   };
   await syncSchedulers(queue, config.sources, logger);
+  readiness.synced();
+  const endpoint =
+    config.worker.metricsPort === undefined
+      ? undefined
+      : await serveWorkerHttp({
+          port: config.worker.metricsPort,
+          host: config.worker.metricsHost,
+          registry: metrics.registry,
+          healthy: () => stopping || worker.isRunning(),
+          readiness: () => readiness.check(),
+          dashboard: config.worker.dashboard,
+          queue,
+          logger,
+        });
+  if (endpoint) {
+    const paths = ['/metrics', '/healthz', '/readyz', ...(config.worker.dashboard.enabled ? [DASHBOARD_PATH] : [])];
+    logger.info({ port: endpoint.port, paths, dashboardReadOnly: config.worker.dashboard.readOnly }, 'serving HTTP');
+  }
   const timer = setInterval(() => void resync(), RESYNC_MS);
 
   const closed = new Promise<void>((resolve) => {
@@ -61,6 +86,8 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
       logger,
       deadlineMs: config.worker.shutdownTimeoutMs,
       onStop: () => {
+        stopping = true;
+        readiness.stopping();
         clearInterval(timer);
         stop.abort();
         void worker.close().then(() => {

@@ -44,8 +44,10 @@ export async function runOnce(options: RunOnceOptions, output: Output, logger: L
         live: output.isTTY === true,
         everyMs,
         write: (text) => (output.write ? void output.write(text) : output.out(text.replace(/\n$/, ''))),
-        columns: () => process.stdout.columns ?? 100,
+        columns: () => process.stdout.columns || 100,
       });
+  // On a terminal the live block is the news; info logs (a line per object) would scroll it away.
+  if (board && output.isTTY && !process.env.LOG_LEVEL) logger.level = 'warn';
   const outcomes: RunOutcome[] = [];
   const notStarted: string[] = [];
   try {

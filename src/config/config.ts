@@ -19,7 +19,14 @@ export interface ArchiverConfig {
   storage: StorageConfig;
   checkpoints: { kind: 'redis' | 'file'; path: string };
   batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
-  worker: { concurrency: number; leaseTtlMs: number; shutdownTimeoutMs: number; metricsPort: number | undefined };
+  worker: {
+    concurrency: number;
+    leaseTtlMs: number;
+    shutdownTimeoutMs: number;
+    metricsPort: number | undefined;
+    metricsHost: string;
+    dashboard: { enabled: boolean; readOnly: boolean; basicAuth: { username: string; password: string } | undefined };
+  };
   http: { timeoutMs: number; maxBodyBytes: number; maxAttempts: number };
   manifests: { hmacKey: Buffer | undefined };
   sources: SourceConfig[];

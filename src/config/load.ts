@@ -191,6 +191,8 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
       leaseTtlMs: data.worker.leaseTtl,
       shutdownTimeoutMs: data.worker.shutdownTimeout,
       metricsPort: data.worker.metricsPort,
+      metricsHost: data.worker.metricsHost,
+      dashboard: { ...data.worker.dashboard, basicAuth: data.worker.dashboard.basicAuth },
     },
     http: { timeoutMs: data.http.timeout, maxBodyBytes: data.http.maxBodyBytes, maxAttempts: data.http.maxAttempts },
     manifests: { hmacKey },

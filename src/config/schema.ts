@@ -85,8 +85,23 @@ export const workerSchema = z
     leaseTtl: duration.default(60_000).refine((ms) => ms >= 3_000, 'expected at least 3s: a lease is renewed every third of it'),
     /** Time SIGTERM gives a drain to flush and commit before it is abandoned. @defaultValue 30s */
     shutdownTimeout: duration.default(30_000).refine((ms) => ms <= 86_400_000, 'expected at most 1d'),
-    /** Port of the worker's Prometheus `/metrics` and `/healthz` endpoint; off when unset. */
+    /** Port of the worker's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`, `/dashboard`); off when unset. */
     metricsPort: z.number().int().min(0).max(65535).optional(),
+    /** Address the worker's HTTP port binds to. @defaultValue 0.0.0.0 */
+    metricsHost: z.string().min(1).default('0.0.0.0'),
+    /** The bull-board dashboard under `/dashboard` on `metricsPort`. */
+    dashboard: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Look, don't touch: no retry, promote, clean or remove buttons. @defaultValue true */
+        readOnly: z.boolean().default(true),
+        basicAuth: z
+          .object({ username: z.string().min(1), password: z.string().min(1) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

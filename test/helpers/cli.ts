@@ -11,9 +11,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `log-archiver <args>` to completion. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `log-archiver <args>` to completion (or `command` instead, e.g. the CLI under `script`). */
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 120_000,
+  command: string[] = [process.execPath, CLI],
+): Promise<CliResult> {
+  const [file, ...prefix] = command;
+  const child = spawn(file!, [...prefix, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
