@@ -188,7 +188,7 @@ describe('exit codes', () => {
   });
 
   it('verify | head -1: the closed pipe ends nothing badly (no EPIPE crash), and the exit code is still the verdict', async () => {
-    const path = config('epipe', { sources: Array.from({ length: 40 }, (_, i) => ({ ...source(sim, 7), id: `p${i}` })) });
+    const path = config('epipe', { sources: Array.from({ length: 12 }, (_, i) => ({ ...source(sim, 7), id: `p${i}` })) });
     expect((await runCli(['run-once', '-c', path, '--quiet'])).code).toBe(0);
     const day = join(dir, 'epipe-archive', 'p3');
     const object = (readdirSync(day, { recursive: true }) as string[]).find((f) => f.endsWith('.ndjson.gz'))!;
