@@ -49,7 +49,8 @@ function client(
     source: 'oos-exec',
     provider: 'aliyun-oos-execution-logs',
     signal: new AbortController().signal,
-    logger,
+    // The drain hands clients a logger bound to the source.
+    logger: logger.child({ source: 'oos-exec' }),
   });
 }
 

@@ -8,8 +8,15 @@ import {
   ProviderThrottledError,
   ProviderValidationError,
 } from '../src/errors/index.js';
-import type { RetryPolicy } from '../src/http/index.js';
-import { HuaweiClient, huaweiCredentialsSchema, mapHuaweiError, type HuaweiCredentials } from '../src/providers/huawei/index.js';
+import { defaultRetryPolicy, retryDelay, type FailedAnswer, type RetryPolicy } from '../src/http/index.js';
+import {
+  DEFAULT_THROTTLE_FLOOR_MS,
+  HuaweiClient,
+  huaweiCredentialsSchema,
+  mapHuaweiError,
+  type HuaweiCredentials,
+  type HuaweiErrorBody,
+} from '../src/providers/huawei/index.js';
 import { dataArtsAccessLogPath, huaweiDataArtsAccessLogProvider } from '../src/providers/huawei-dataarts-accesslog.js';
 import { huaweiDwsAuditLogRecordsProvider } from '../src/providers/huawei-dws-audit-log-records.js';
 import { harnessContext } from '../src/simulators/aliyun-harness.js';
@@ -59,7 +66,7 @@ function client(credentials: HuaweiCredentials, extra: { throttleFloorMs?: numbe
     source: 'dataservice-access',
     provider: 'huawei-dataarts-accesslog',
     signal: context.signal,
-    logger: context.logger,
+    logger: context.services.logger.child({ source: 'dataservice-access' }),
     projectId: PROJECT,
     throttleFloorMs: extra.throttleFloorMs,
   });
@@ -76,6 +83,22 @@ async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
   );
   expect(error).toBeInstanceOf(ProviderError);
   return error as ProviderError;
+}
+
+/** A failed answer as the shared client hands it to the Huawei error mapping. */
+function failed(answer: {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: HuaweiErrorBody | undefined;
+  mode?: 'aksk' | 'token';
+}): FailedAnswer<HuaweiErrorBody> {
+  return {
+    ...answer,
+    call: 'GET /',
+    details: { source: 's' },
+    credentialKind: answer.mode ?? 'aksk',
+    scrub: (text) => text,
+  };
 }
 
 /** Everything an operator could see of an error. */
@@ -153,29 +176,30 @@ describe('HuaweiClient', () => {
   });
 
   it('without an explicit floor, throttling waits 2–5 s under the default policy, less under a short one', () => {
-    const error = (floorMs: number, random: number) =>
-      mapHuaweiError({
+    const policy = (throttleFloorMs: number): RetryPolicy => ({ ...defaultRetryPolicy, throttleFloorMs });
+    const throttled = mapHuaweiError(
+      failed({
         statusCode: 429,
         headers: { 'x-request-id': 'r1' },
         body: { error_code: 'APIGW.0308', error_msg: 'The throttling threshold has been reached' },
-        details: { source: 's' },
-        secrets: [],
-        mode: 'aksk',
-        throttleWaitMs: Math.round(floorMs * (1 + 1.5 * random)),
-      }) as ProviderThrottledError;
-    expect(error(2000, 0).retryAfterMs).toBe(2000);
-    expect(error(2000, 1).retryAfterMs).toBe(5000);
+      }),
+    );
+    expect(throttled).toBeInstanceOf(ProviderThrottledError);
+    // random() = 0 puts the backoff at 0 and the throttle wait at the floor; 1 at 2.5× the floor.
+    expect(retryDelay(throttled, 1, policy(2000), () => 0)).toBe(2000);
+    expect(retryDelay(throttled, 1, policy(2000), () => 1)).toBe(5000);
+    expect(retryDelay(throttled, 1, policy(DEFAULT_THROTTLE_FLOOR_MS), () => 0)).toBe(2000);
     // APIGW.0308 means throttling whatever the status; Retry-After wins when longer.
-    const withHeader = mapHuaweiError({
-      statusCode: 400,
-      headers: { 'retry-after': '7' },
-      body: { error_code: 'APIGW.0308', error_msg: 'over ratelimit' },
-      details: { source: 's' },
-      secrets: [],
-      mode: 'token',
-      throttleWaitMs: 2000,
-    });
+    const withHeader = mapHuaweiError(
+      failed({
+        statusCode: 400,
+        headers: { 'retry-after': '7' },
+        body: { error_code: 'APIGW.0308', error_msg: 'over ratelimit' },
+        mode: 'token',
+      }),
+    );
     expect(withHeader).toBeInstanceOf(ProviderThrottledError);
+    expect(retryDelay(withHeader, 1, policy(2000), () => 0)).toBe(7000);
     expect((withHeader as ProviderThrottledError).retryAfterMs).toBe(7000);
     expect(withHeader.retryable).toBe(true);
   });
@@ -209,7 +233,7 @@ describe('HuaweiClient', () => {
 
   it('HTTP 408 (request timeout) is retryable like a 5xx, with or without a Huawei error body', async () => {
     const timeout = (body: Parameters<typeof mapHuaweiError>[0]['body']) =>
-      mapHuaweiError({ statusCode: 408, headers: {}, body, details: { source: 's' }, secrets: [], mode: 'token', throttleWaitMs: 0 });
+      mapHuaweiError(failed({ statusCode: 408, headers: {}, body, mode: 'token' }));
     for (const error of [timeout(undefined), timeout({ error_code: 'APIGW.0201', error_msg: 'Request timeout' })]) {
       expect(error).toBeInstanceOf(ProviderServerError);
       expect(error.retryable).toBe(true);

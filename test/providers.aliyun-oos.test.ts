@@ -2,9 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderAuthError, ProviderResponseError, ProviderValidationError } from '../src/errors/index.js';
 import { createLogger } from '../src/observability/index.js';
 import { aliyunOosExecutionLogs as provider, type OosExecutionLogsCheckpoint } from '../src/providers/aliyun-oos-execution-logs.js';
+import { providerContext, readPages } from '../src/providers/index.js';
 import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
 import { OosSimulator } from '../src/simulators/aliyun-oos.js';
-import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf, type HarnessContext } from '../src/simulators/aliyun-harness.js';
 
 const FAULTS = ['throttle', 'server', 'reset', 'truncated', 'malformed', 'html', 'proto', 'oversize'] as const;
 
@@ -52,7 +53,8 @@ async function pagesUntilError(
 ): Promise<{ pages: ProviderPage<OosExecutionLogsCheckpoint>[]; error: unknown }> {
   const pages: ProviderPage<OosExecutionLogsCheckpoint>[] = [];
   try {
-    for await (const page of provider.pages(source, from, ctx)) pages.push(page);
+    const bound = 'services' in ctx ? providerContext((ctx as HarnessContext).services, source) : ctx;
+    for await (const page of readPages(provider, source, from, bound)) pages.push(page);
   } catch (error) {
     return { pages, error };
   }

@@ -77,25 +77,6 @@ function describeIssue(issue: z.ZodIssue): string {
   return issue.message;
 }
 
-/**
- * Credentials of a source that names none, from the variables the clouds' own SDKs read
- * (Alibaba's default credential chain, Huawei's SDK environment), so that one key pair in the
- * environment serves every source of that cloud.
- */
-function credentialsFromEnv(cloud: 'aliyun' | 'huawei', env: NodeJS.ProcessEnv): Record<string, string> {
-  const pick = (entries: Record<string, string | undefined>): Record<string, string> =>
-    Object.fromEntries(Object.entries(entries).filter((e): e is [string, string] => Boolean(e[1])));
-  if (cloud === 'aliyun') {
-    return pick({
-      accessKeyId: env.ALIBABA_CLOUD_ACCESS_KEY_ID,
-      accessKeySecret: env.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
-      securityToken: env.ALIBABA_CLOUD_SECURITY_TOKEN,
-    });
-  }
-  if (env.HUAWEICLOUD_SDK_TOKEN) return { token: env.HUAWEICLOUD_SDK_TOKEN };
-  return pick({ ak: env.HUAWEICLOUD_SDK_AK, sk: env.HUAWEICLOUD_SDK_SK, securityToken: env.HUAWEICLOUD_SDK_SECURITY_TOKEN });
-}
-
 function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): ArchiverConfig | undefined {
   const top = topSchema.safeParse(raw ?? {});
   if (!top.success) {
@@ -131,17 +112,13 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
     if (!provider) return;
     const params = provider.paramsSchema.safeParse(raw.params ?? {});
     if (!params.success) pushZod(issues, params.error, ['sources', index, 'params']);
-    const fromEnv = raw.credentials === undefined ? credentialsFromEnv(provider.cloud, env) : undefined;
-    const credentials = provider.credentialsSchema.safeParse(raw.credentials ?? fromEnv);
+    const fromEnv = raw.credentials === undefined ? provider.cloud.credentialsFromEnv(env) : undefined;
+    const credentials = provider.cloud.credentialsSchema.safeParse(raw.credentials ?? fromEnv);
     if (!credentials.success) {
       if (fromEnv && Object.keys(fromEnv).length === 0) {
-        const vars =
-          provider.cloud === 'aliyun'
-            ? 'ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET'
-            : 'HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (or HUAWEICLOUD_SDK_TOKEN)';
         issues.push({
           path: formatPath(['sources', index, 'credentials']),
-          message: `required: set credentials, or ${vars} in the environment`,
+          message: `required: set credentials, or ${provider.cloud.credentialsEnvHint} in the environment`,
         });
       } else {
         pushZod(issues, credentials.error, ['sources', index, 'credentials']);

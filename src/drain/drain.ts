@@ -6,7 +6,7 @@ import { failpoint } from '../failpoints.js';
 import type { HttpClient, RetryPolicy } from '../http/index.js';
 import type { LeaseManager } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
-import { getProvider, type ProviderPage } from '../providers/index.js';
+import { getProvider, providerContext, readPages, type ReadPage } from '../providers/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
 import { renderEnvelopes } from './envelope.js';
 import { BatchSpool } from './spool.js';
@@ -114,28 +114,19 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
 
     const stop = anySignal([signals.stop, signals.abort, lease.signal]);
     const storageSignal = anySignal([signals.abort, lease.signal]);
-    const pages = provider
-      .pages(
-        {
-          id: source.id,
-          provider: source.provider,
-          endpoint: source.endpoint,
-          credentials: source.credentials,
-          params: source.params,
-          timeoutMs: source.timeoutMs,
-        },
-        position,
-        {
-          sourceId: source.id,
-          http: deps.http,
-          rateLimiter: deps.rateLimiter,
-          logger: deps.logger,
-          signal: stop,
-          retry: deps.providerRetry,
-          now,
-        },
-      )
-      [Symbol.asyncIterator]();
+    const context = providerContext(
+      { http: deps.http, rateLimiter: deps.rateLimiter, logger: deps.logger, signal: stop, retry: deps.providerRetry, now },
+      { id: source.id, provider: source.provider },
+    );
+    const spec = {
+      id: source.id,
+      provider: source.provider,
+      endpoint: source.endpoint,
+      credentials: source.credentials,
+      params: source.params,
+      timeoutMs: source.timeoutMs,
+    };
+    const pages = readPages(provider, spec, position, context);
 
     let batchStart = position;
     let read = 0;
@@ -181,7 +172,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     };
 
     for (;;) {
-      let next: IteratorResult<ProviderPage<unknown>>;
+      let next: IteratorResult<ReadPage<unknown>>;
       try {
         if (stop.aborted) throw stop.reason ?? new ShutdownError();
         next = await pages.next();

@@ -8,6 +8,7 @@ export {
   ProviderResponseError,
   ProviderAuthError,
   ProviderValidationError,
+  ProviderStreamError,
   type ProviderErrorDetails,
 } from './provider-error.js';
 export { StorageError, ObjectExistsError } from './storage-error.js';

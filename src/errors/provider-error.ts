@@ -74,3 +74,9 @@ export class ProviderValidationError extends ProviderError {
     super(message, 'ERR_PROVIDER_VALIDATION', false, details);
   }
 }
+
+/**
+ * One stream of a source (a run, an execution) cannot be read as it stands, though the API
+ * answered (a line longer than the configured cap); never retried. The other streams are read.
+ */
+export class ProviderStreamError extends ProviderValidationError {}

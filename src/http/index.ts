@@ -1,3 +1,24 @@
 export { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from './client.js';
 export { parseJsonBody } from './json.js';
-export { withRetry, backoffDelay, defaultRetryPolicy, type RetryPolicy, type RetryHooks } from './retry.js';
+export {
+  withRetry,
+  backoffDelay,
+  throttleDelay,
+  retryDelay,
+  defaultRetryPolicy,
+  type RetryPolicy,
+  type RetryHooks,
+} from './retry.js';
+export { CallLog, type CallsTaken } from './call-log.js';
+export {
+  JsonApiClient,
+  scrubSecrets,
+  retryAfterMs,
+  type JsonClientOptions,
+  type JsonCallResult,
+  type CloudDialect,
+  type FailedAnswer,
+  type PreparedRequest,
+  type BodyReader,
+} from './json-client.js';
+export { staticCredentials, credentialSourceOf, type CredentialSource } from './credential-source.js';

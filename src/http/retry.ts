@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ArchiverError } from '../errors/index.js';
+import { ArchiverError, ProviderThrottledError } from '../errors/index.js';
 
 /** How hard to try before giving up on one operation. */
 export interface RetryPolicy {
@@ -11,6 +11,12 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** Give up once this much time has passed since the first attempt. @defaultValue 300000 */
   maxElapsedMs: number;
+  /**
+   * Least wait after a throttling answer, in ms, for APIs whose quotas are per second or minute
+   * (Huawei API Gateway): the first wait is 1–2.5× the floor and doubles with each further attempt.
+   * A cloud's client sets it; @defaultValue 0 (throttling backs off like any retryable error)
+   */
+  throttleFloorMs?: number;
 }
 
 export const defaultRetryPolicy: RetryPolicy = {
@@ -19,11 +25,6 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxDelayMs: 30_000,
   maxElapsedMs: 300_000,
 };
-
-/** Extra wait a throttled error asks for (Alibaba `TimeLeft`, HTTP Retry-After). */
-export interface HasRetryAfter {
-  retryAfterMs?: number | undefined;
-}
 
 export interface RetryHooks {
   signal?: AbortSignal;
@@ -41,6 +42,25 @@ export interface RetryHooks {
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return Math.floor(random() * ceiling);
+}
+
+/** The least wait after the `attempt`-th throttling answer: the floor, doubled per attempt, 1–2.5× jittered. */
+export function throttleDelay(attempt: number, floorMs: number, random: () => number = Math.random): number {
+  return Math.round(floorMs * 2 ** Math.max(0, attempt - 1) * (1 + 1.5 * random()));
+}
+
+/**
+ * The wait before the next attempt after `error`: the backoff; for throttling at least the
+ * policy's throttle floor; and at least what the provider asked for (Alibaba `TimeLeft`, HTTP
+ * `Retry-After`), bounded so a bogus header cannot park a drain for hours.
+ */
+export function retryDelay(error: unknown, attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const delay = backoffDelay(attempt, policy, random);
+  if (!(error instanceof ProviderThrottledError)) return delay;
+  let asked = error.retryAfterMs;
+  if (policy.throttleFloorMs) asked = Math.max(asked ?? 0, throttleDelay(attempt, policy.throttleFloorMs, random));
+  if (typeof asked === 'number' && Number.isFinite(asked) && asked > delay) return Math.min(asked, policy.maxDelayMs * 4);
+  return delay;
 }
 
 function defaultIsRetryable(error: unknown): boolean {
@@ -61,11 +81,7 @@ export async function withRetry<T>(
       return await operation(attempt);
     } catch (error) {
       if (!isRetryable(error) || attempt >= policy.maxAttempts) throw error;
-      let delay = backoffDelay(attempt, policy, hooks.random);
-      const asked = (error as HasRetryAfter).retryAfterMs;
-      if (typeof asked === 'number' && Number.isFinite(asked) && asked > delay) {
-        delay = Math.min(asked, policy.maxDelayMs * 4);
-      }
+      const delay = retryDelay(error, attempt, policy, hooks.random);
       if (Date.now() - started + delay > policy.maxElapsedMs) throw error;
       hooks.onRetry?.(error, attempt, delay);
       await sleep(delay, undefined, hooks.signal ? { signal: hooks.signal } : undefined);

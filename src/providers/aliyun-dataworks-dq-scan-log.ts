@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { ProviderResponseError, ProviderValidationError } from '../errors/index.js';
-import { aliyunClientForSource, aliyunCredentialsSchema, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
-import { concernsOneStream, skippedStreamsError, type SkippedStream } from './skipped-streams.js';
+import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { readStreams, type StreamPage } from './kit/index.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 /** Default cap on one line held in memory: far above any sane log line, far below a worker's memory. */
@@ -68,9 +67,8 @@ const ACTION = 'GetDataQualityScanRunLog';
  */
 export const aliyunDataWorksDqScanLog: Provider<DataWorksDqScanLogParams, DataWorksDqScanLogCheckpoint, AliyunCredentials> = {
   id: 'aliyun-dataworks-dq-scan-log',
-  cloud: 'aliyun',
+  cloud: aliyunCloud,
   paramsSchema,
-  credentialsSchema: aliyunCredentialsSchema,
   checkpointSchema,
   defaultEndpoint: (params) => aliyunEndpoint('dataworks', params.regionId),
   initialCheckpoint: (params) => ({ offsets: Object.fromEntries(params.runIds.map((id) => [String(id), 0])) }),
@@ -82,52 +80,26 @@ export const aliyunDataWorksDqScanLog: Provider<DataWorksDqScanLogParams, DataWo
   },
 };
 
-async function* readRuns(
+function readRuns(
   source: SourceSpec<DataWorksDqScanLogParams, AliyunCredentials>,
   from: DataWorksDqScanLogCheckpoint,
   context: ProviderContext,
-): AsyncGenerator<ProviderPage<DataWorksDqScanLogCheckpoint>> {
-  const client = aliyunClientForSource(source, context, 'dataworks', aliyunEndpoint('dataworks', source.params.regionId));
-  const offsets: Record<string, number> = { ...from.offsets };
-  const skipped: SkippedStream[] = [];
-  for (const runId of source.params.runIds) {
-    const key = String(runId);
-    let lineStart = offsets[key] ?? 0;
+): AsyncIterable<ProviderPage<DataWorksDqScanLogCheckpoint>> {
+  const client = aliyunClientForSource(source, context, 'dataworks');
+  const { maxLineBytes } = source.params;
+
+  /** One run's lines from `offset` (the start of its first unarchived line); the cursor is that offset. */
+  async function* readRun(runId: number, offset: number): AsyncGenerator<StreamPage<number>> {
+    let lineStart = offset;
     // Next byte to ask for; ahead of lineStart while a partial line is carried.
     let fetchAt = lineStart;
     let partial = '';
     // UTF-8 bytes of `partial`, kept as it grows so a long line is not re-measured per segment.
     let partialBytes = 0;
-    let tooLong: ProviderValidationError | undefined;
-    let records: ProviderRecord[] = [];
-    let requestIds: string[] = [];
-    let bytes = 0;
     for (;;) {
-      let answer;
-      try {
-        answer = await client.call(ACTION, { Id: runId, Offset: fetchAt });
-      } catch (error) {
-        if (!concernsOneStream(error)) throw error;
-        context.logger.warn(
-          { source: source.id, runId, offset: fetchAt, providerCode: error.providerCode, err: { message: error.message } },
-          'run skipped for this drain after an error a retry will not fix; the other runs continue',
-        );
-        skipped.push({ id: String(runId), error });
-        break;
-      }
-      const { body, requestId, bytes: received } = answer;
-      const parsed = responseSchema.safeParse(body);
-      if (!parsed.success) {
-        throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks LogSegment { Log, NextOffset }`, {
-          source: source.id,
-          provider: source.provider,
-          requestId,
-        });
-      }
-      if (requestId) requestIds.push(requestId);
-      bytes += received;
-      const { NextOffset: next } = parsed.data.LogSegment;
-      let log = parsed.data.LogSegment.Log;
+      const answer = await client.call(ACTION, { Id: runId, Offset: fetchAt }, responseSchema);
+      const { NextOffset: next } = answer.body.LogSegment;
+      let log = answer.body.LogSegment.Log;
       let logBytes = Buffer.byteLength(log, 'utf8');
       // A server cutting at a byte count may split a character; its JSON encoder renders the half
       // as U+FFFD, 3 bytes for 1–3 — as many as the half for 3 of an emoji's 4, so a byte count
@@ -146,13 +118,11 @@ async function* readRuns(
       // Our line offsets are byte arithmetic on the text; if the server's offsets disagree with it,
       // every later offset would be wrong.
       if (next !== -1 && (trimmed ? logBytes > next - fetchAt : next !== fetchAt + logBytes)) {
-        throw new ProviderResponseError(
-          `source ${source.id}: run ${runId} segment at byte ${fetchAt} holds ${logBytes} bytes but NextOffset is ${next}`,
-          { source: source.id, provider: source.provider, requestId },
-        );
+        throw context.badAnswer(`run ${runId} segment at byte ${fetchAt} holds ${logBytes} bytes but NextOffset is ${next}`);
       }
       fetchAt += logBytes;
       const text = partial + log;
+      const records: ProviderRecord[] = [];
       // Search only the new text: a long carried line must not be rescanned on every segment.
       const first = log.indexOf('\n');
       let cut = first === -1 ? -1 : partial.length + first;
@@ -167,64 +137,39 @@ async function* readRuns(
       partial = text.slice(from);
       // With a newline in this segment the rest is part of it (short to measure); else it grew by the segment.
       partialBytes = first === -1 ? partialBytes + logBytes : Buffer.byteLength(partial, 'utf8');
-      if (partialBytes > source.params.maxLineBytes) {
-        // Dropped here (memory is the point); the lines before it are still yielded below, and
-        // the checkpoint stays at its start.
-        tooLong = lineTooLongError(source, runId, lineStart, partialBytes);
-        partial = '';
-        partialBytes = 0;
-      }
-      if (next === -1) {
-        if (partial !== '') {
-          records.push(lineRecord(runId, lineStart, partial));
-          lineStart += partialBytes;
-          partial = '';
-          partialBytes = 0;
-        }
-      } else if (logBytes === 0) {
+      // Dropped (memory is the point); the lines before it are still yielded, and the cursor stays at its start.
+      const tooLong = partialBytes > maxLineBytes;
+      if (next === -1 && !tooLong && partial !== '') {
+        records.push(lineRecord(runId, lineStart, partial));
+        lineStart += partialBytes;
+      } else if (next !== -1 && logBytes === 0) {
         // Not the end, yet no bytes: asking again from the same offset would loop forever.
-        throw new ProviderResponseError(`source ${source.id}: run ${runId} returned an empty segment at byte ${fetchAt} without ending`, {
-          source: source.id,
-          provider: source.provider,
-          requestId,
-        });
+        throw context.badAnswer(`run ${runId} returned an empty segment at byte ${fetchAt} without ending`);
       }
-      if (records.length > 0) {
-        offsets[key] = lineStart;
-        yield { records, checkpoint: { offsets: { ...offsets } }, requestIds, bytes };
-        records = [];
-        requestIds = [];
-        bytes = 0;
-      }
+      yield { records, state: lineStart };
       if (tooLong) {
-        context.logger.warn(
-          { source: source.id, runId, offset: lineStart, maxLineBytes: source.params.maxLineBytes, err: { message: tooLong.message } },
-          'run skipped for this drain: a line is longer than maxLineBytes; the other runs continue',
+        throw context.unreadableStream(
+          `run ${runId} has a line at byte ${lineStart} longer than maxLineBytes (${maxLineBytes} bytes; ${partialBytes} read without a newline)`,
+          `raise sources[].params.maxLineBytes above the line's length (it is held in memory whole), or remove run ${runId} from params.runIds`,
         );
-        skipped.push({ id: String(runId), error: tooLong, hint: tooLong.hint });
-        break;
       }
-      if (next === -1) break;
+      if (next === -1) return;
     }
   }
-  if (skipped.length > 0) throw skippedStreamsError(source, 'run', 'runIds', skipped);
-}
 
-/** Not retryable: the same line is as long on the next poll; a person must raise the cap or drop the run. */
-function lineTooLongError(
-  source: SourceSpec<DataWorksDqScanLogParams, AliyunCredentials>,
-  runId: number,
-  offset: number,
-  heldBytes: number,
-): ProviderValidationError {
-  const max = source.params.maxLineBytes;
-  return new ProviderValidationError(
-    `source ${source.id}: run ${runId} has a line at byte ${offset} longer than maxLineBytes (${max} bytes; ${heldBytes} read without a newline)`,
+  return readStreams(
     {
-      source: source.id,
-      provider: source.provider,
-      hint: `raise sources[].params.maxLineBytes above the line's length (it is held in memory whole), or remove run ${runId} from params.runIds`,
+      noun: 'run',
+      field: 'runId',
+      param: 'runIds',
+      streams: source.params.runIds,
+      key: String,
+      from: from.offsets,
+      initial: () => 0,
+      checkpoint: (offsets) => ({ offsets }),
+      read: readRun,
     },
+    context,
   );
 }
 

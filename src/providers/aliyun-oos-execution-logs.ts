@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ProviderResponseError, ProviderValidationError } from '../errors/index.js';
-import { aliyunClientForSource, aliyunCredentialsSchema, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
-import { concernsOneStream, skippedStreamsError, type SkippedStream } from './skipped-streams.js';
+import { ProviderValidationError } from '../errors/index.js';
+import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { readStreams, type StreamPage } from './kit/index.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 const paramsSchema = z
@@ -56,6 +56,7 @@ const MAX_TOKEN_REFUSALS = 3;
  * Consecutive truncated pages without entries tolerated before the listing is refused: a server
  * answering "more to come" with nothing and a new token would otherwise be followed forever.
  * A few empty pages can be legitimate (a filter matching nothing on a server page), so not one.
+ * Below the kit's FOLD_LIMIT, so none of such a run's token-only pages reaches the drain.
  */
 const MAX_EMPTY_TRUNCATED_PAGES = 100;
 
@@ -71,7 +72,7 @@ function isRefusedToken(error: unknown): boolean {
  * checkpoint keeps the token *of that page* and the count; the next poll re-reads that page and
  * skips the entries already archived, which picks up entries appended to a running execution
  * without repeats. A refused token (they expire) falls back to listing from the start, skipping
- * `archived` entries.
+ * `archived` entries. Pages that only move the token shortcut are folded by the kit.
  *
  * Executions are read one after another. An error that concerns one execution only (the API
  * refusing the request for it: `EntityNotExists.Execution`, a token refused again and again)
@@ -82,9 +83,8 @@ function isRefusedToken(error: unknown): boolean {
  */
 export const aliyunOosExecutionLogs: Provider<OosExecutionLogsParams, OosExecutionLogsCheckpoint, AliyunCredentials> = {
   id: 'aliyun-oos-execution-logs',
-  cloud: 'aliyun',
+  cloud: aliyunCloud,
   paramsSchema,
-  credentialsSchema: aliyunCredentialsSchema,
   checkpointSchema,
   defaultEndpoint: (params) => aliyunEndpoint('oos', params.regionId),
   initialCheckpoint: (params) => ({
@@ -98,85 +98,60 @@ export const aliyunOosExecutionLogs: Provider<OosExecutionLogsParams, OosExecuti
   },
 };
 
-async function* readExecutions(
+function readExecutions(
   source: SourceSpec<OosExecutionLogsParams, AliyunCredentials>,
   from: OosExecutionLogsCheckpoint,
   context: ProviderContext,
-): AsyncGenerator<ProviderPage<OosExecutionLogsCheckpoint>> {
+): AsyncIterable<ProviderPage<OosExecutionLogsCheckpoint>> {
   const { params } = source;
-  const client = aliyunClientForSource(source, context, 'oos', aliyunEndpoint('oos', params.regionId));
-  const executions: Record<string, ExecutionState> = { ...from.executions };
-  const details = { source: source.id, provider: source.provider };
-  const skipped: SkippedStream[] = [];
-  for (const executionId of params.executionIds) {
-    const start = executions[executionId] ?? { archived: 0, tokenIndex: 0 };
+  const client = aliyunClientForSource(source, context, 'oos');
+
+  /** One execution's entries after the `archived` ones, a page per call. */
+  async function* readExecution(executionId: string, start: ExecutionState): AsyncGenerator<StreamPage<ExecutionState>> {
     let archived = start.archived;
     let token = start.token;
     let position = token ? start.tokenIndex : 0;
-    let lastYielded: ExecutionState = start;
     let refusals = 0;
     let emptyTruncated = 0;
     for (;;) {
       let result;
       try {
-        result = await client.call(ACTION, {
-          RegionId: params.regionId,
-          ExecutionId: executionId,
-          TaskExecutionId: params.taskExecutionId,
-          LogType: params.logType,
-          MaxResults: params.maxResults,
-          NextToken: token,
-        });
+        result = await client.call(
+          ACTION,
+          {
+            RegionId: params.regionId,
+            ExecutionId: executionId,
+            TaskExecutionId: params.taskExecutionId,
+            LogType: params.logType,
+            MaxResults: params.maxResults,
+            NextToken: token,
+          },
+          responseSchema,
+        );
       } catch (error) {
         // A token minted moments ago being refused again and again is not expiry: give up.
-        if (token === undefined || !isRefusedToken(error) || refusals >= MAX_TOKEN_REFUSALS) {
-          if (!concernsOneStream(error)) throw error;
-          context.logger.warn(
-            { source: source.id, executionId, archived, providerCode: error.providerCode, err: { message: error.message } },
-            'execution skipped for this drain after an error a retry will not fix; the other executions continue',
-          );
-          skipped.push({ id: executionId, error });
-          break;
-        }
+        if (token === undefined || !isRefusedToken(error) || refusals >= MAX_TOKEN_REFUSALS) throw error;
         refusals += 1;
-        context.logger.info({ source: source.id, executionId, archived }, 'NextToken refused; listing again from the start');
+        context.logger.info({ executionId, archived }, 'NextToken refused; listing again from the start');
         token = undefined;
         position = 0;
         continue;
       }
-      const parsed = responseSchema.safeParse(result.body);
-      if (!parsed.success)
-        throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks ExecutionLogs`, {
-          ...details,
-          requestId: result.requestId,
-        });
-      const page = parsed.data;
+      const page = result.body;
       const truncated = page.IsTruncated ?? page.NextToken !== undefined;
-      if (truncated && !page.NextToken) {
-        throw new ProviderResponseError(`source ${source.id}: ${ACTION} says IsTruncated but gives no NextToken`, {
-          ...details,
-          requestId: result.requestId,
-        });
-      }
+      if (truncated && !page.NextToken) throw context.badAnswer(`${ACTION} says IsTruncated but gives no NextToken`);
       const entries = page.ExecutionLogs;
       emptyTruncated = truncated && entries.length === 0 ? emptyTruncated + 1 : 0;
       if (emptyTruncated > MAX_EMPTY_TRUNCATED_PAGES) {
-        throw new ProviderResponseError(
-          `source ${source.id}: ${ACTION} of execution ${executionId} answered ${emptyTruncated} truncated pages in a row with no entries; stopped following NextToken`,
-          {
-            ...details,
-            requestId: result.requestId,
-            hint: 'retried on the next poll; if it persists, the OOS API is misbehaving for this execution',
-          },
+        throw context.badAnswer(
+          `${ACTION} of execution ${executionId} answered ${emptyTruncated} truncated pages in a row with no entries; stopped following NextToken`,
+          'retried on the next poll; if it persists, the OOS API is misbehaving for this execution',
         );
       }
       const skip = archived - position;
       if (!truncated && skip > entries.length) {
         // Fewer entries exist than we archived: the list shrank, so our count no longer names the same entries.
-        throw new ProviderResponseError(
-          `source ${source.id}: execution ${executionId} lists ${position + entries.length} log entries but ${archived} are archived`,
-          { ...details, requestId: result.requestId },
-        );
+        throw context.badAnswer(`execution ${executionId} lists ${position + entries.length} log entries but ${archived} are archived`);
       }
       const records: ProviderRecord[] = entries.slice(Math.max(0, skip)).map((record, i) => ({
         id: `${executionId}:${archived + i}`,
@@ -184,33 +159,32 @@ async function* readExecutions(
         record,
       }));
       archived += records.length;
-      let state: ExecutionState;
       if (truncated) {
         // The next page starts right after this one; if we are not past `archived` yet, the
         // token still only names a position at or before it.
         position += entries.length;
         token = page.NextToken;
-        state = { archived, token: page.NextToken, tokenIndex: position };
+        yield { records, state: { archived, token: page.NextToken, tokenIndex: position } };
       } else {
         // Last page: keep this page's own token so the next poll re-reads it and skips.
-        state = token === undefined ? { archived, tokenIndex: 0 } : { archived, token, tokenIndex: position };
+        yield { records, state: token === undefined ? { archived, tokenIndex: 0 } : { archived, token, tokenIndex: position } };
+        return;
       }
-      executions[executionId] = state;
-      // Pages that only move the token shortcut (skipping what is archived) are folded into the
-      // next page with records, or into one record-less page at the end.
-      const changed =
-        lastYielded.archived !== state.archived || lastYielded.token !== state.token || lastYielded.tokenIndex !== state.tokenIndex;
-      if (records.length > 0 || (!truncated && changed)) {
-        lastYielded = state;
-        yield {
-          records,
-          checkpoint: { executions: { ...executions } },
-          requestIds: result.requestId ? [result.requestId] : [],
-          bytes: result.bytes,
-        };
-      }
-      if (!truncated) break;
     }
   }
-  if (skipped.length > 0) throw skippedStreamsError(source, 'execution', 'executionIds', skipped);
+
+  return readStreams(
+    {
+      noun: 'execution',
+      field: 'executionId',
+      param: 'executionIds',
+      streams: params.executionIds,
+      key: (id) => id,
+      from: from.executions,
+      initial: () => ({ archived: 0, tokenIndex: 0 }),
+      checkpoint: (executions) => ({ executions }),
+      read: readExecution,
+    },
+    context,
+  );
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ProviderResponseError } from '../errors/index.js';
-import { aliyunClientForSource, aliyunCredentialsSchema, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 /** Calls per second per account the API accepts (seed doc, "QPS limits"). */
@@ -82,8 +81,6 @@ const responseSchema = z
   .passthrough();
 
 const ACTION = 'DescribeDataMaskingRunHistory';
-/** Consecutive empty windows folded into one record-less page (keeps catch-up cheap for the pipeline). */
-const EMPTY_WINDOWS_PER_PAGE = 100;
 
 /**
  * Status values after which a run no longer changes (seed doc: 1 successful, 2 failed, 3 stopped
@@ -136,9 +133,8 @@ export function sddpRateLimitKey(accessKeyId: string): string {
  */
 export const aliyunSddpMaskingHistory: Provider<SddpMaskingHistoryParams, SddpMaskingHistoryCheckpoint, AliyunCredentials> = {
   id: 'aliyun-sddp-masking-history',
-  cloud: 'aliyun',
+  cloud: aliyunCloud,
   paramsSchema,
-  credentialsSchema: aliyunCredentialsSchema,
   checkpointSchema,
   defaultEndpoint: (params) => aliyunEndpoint('sddp', params.regionId ?? SDDP_DEFAULT_REGION),
   initialCheckpoint: (params) => ({ windowStart: startMs(params.startTime), pending: [] }),
@@ -166,21 +162,17 @@ async function* readWindows(
 ): AsyncGenerator<ProviderPage<SddpMaskingHistoryCheckpoint>> {
   const { params } = source;
   const key = sddpRateLimitKey(source.credentials.accessKeyId);
-  const client = aliyunClientForSource(source, context, 'sddp', aliyunEndpoint('sddp', params.regionId ?? SDDP_DEFAULT_REGION), () =>
+  const client = aliyunClientForSource(source, context, 'sddp', () =>
     context.rateLimiter.acquire(key, SDDP_CALLS_PER_SECOND, context.signal),
   );
   const windowMs = params.windowSeconds * 1000;
   const settleMs = params.settleSeconds * 1000;
   const maxPendingMs = params.maxPendingSeconds * 1000;
-  const details = { source: source.id, provider: source.provider };
   let windowStart = from.windowStart;
   // Keyed by id: a duplicated entry in a damaged checkpoint must not archive a run twice.
   const pending = new Map<number, SddpPendingRun>(from.pending.map((p) => [p.id, p]));
   // Ids emitted by this drain, so nothing can be emitted twice within it whatever the server does.
   const emitted = new Set<number>();
-  let emptyWindows = 0;
-  let requestIds: string[] = [];
-  let bytes = 0;
   // Windows to probe at once after an empty one; doubles while the account stays quiet, so a
   // start time months back costs a few dozen calls instead of one per window (at 10 calls/s).
   let probeSpan = 0;
@@ -194,7 +186,6 @@ async function* readWindows(
   const archiveOverdue = (item: SddpItem, run: SddpPendingRun): ProviderRecord => {
     context.logger.warn(
       {
-        source: source.id,
         runId: item.Id,
         status: item.Status,
         windowStart: new Date(run.windowStart).toISOString(),
@@ -205,24 +196,8 @@ async function* readWindows(
     return record(item, run);
   };
   const call = async (startTime: number, endTime: number, pageSize: number, currentPage: number) => {
-    const result = await client.call(ACTION, {
-      StartTime: startTime,
-      EndTime: endTime,
-      PageSize: pageSize,
-      CurrentPage: currentPage,
-      Lang: params.lang,
-      TaskId: params.taskId,
-    });
-    const parsed = responseSchema.safeParse(result.body);
-    if (!parsed.success) {
-      throw new ProviderResponseError(`source ${source.id}: ${ACTION} answer lacks TotalCount/Items`, {
-        ...details,
-        requestId: result.requestId,
-      });
-    }
-    if (result.requestId) requestIds.push(result.requestId);
-    bytes += result.bytes;
-    return { ...parsed.data, requestId: result.requestId };
+    const query = { StartTime: startTime, EndTime: endTime, PageSize: pageSize, CurrentPage: currentPage };
+    return (await client.call(ACTION, { ...query, Lang: params.lang, TaskId: params.taskId }, responseSchema)).body;
   };
   /** Every item of the half-open window, read to TotalCount (throws rather than return part of it). */
   const readWindow = async (start: number, end: number): Promise<SddpItem[]> => {
@@ -234,21 +209,15 @@ async function* readWindows(
       const result = await call(start - 1, end, params.pageSize, page);
       const { TotalCount, Items } = result;
       if (total !== undefined && TotalCount !== total) {
-        throw new ProviderResponseError(
-          `source ${source.id}: TotalCount of window ${new Date(start).toISOString()} changed from ${total} to ${TotalCount} while paging`,
-          { ...details, requestId: result.requestId },
+        throw context.badAnswer(
+          `TotalCount of window ${new Date(start).toISOString()} changed from ${total} to ${TotalCount} while paging`,
         );
       }
       total = TotalCount;
       returned += Items.length;
       for (const item of Items) {
         // An item seen twice means the pages shifted under us, which leaves a gap elsewhere.
-        if (seen.has(item.Id)) {
-          throw new ProviderResponseError(`source ${source.id}: item ${item.Id} appeared twice while paging a window`, {
-            ...details,
-            requestId: result.requestId,
-          });
-        }
+        if (seen.has(item.Id)) throw context.badAnswer(`item ${item.Id} appeared twice while paging a window`);
         seen.add(item.Id);
         if (item.StartTime < start || item.StartTime >= end) continue;
         items.push(item);
@@ -258,10 +227,7 @@ async function* readWindows(
       if (returned >= total || Items.length === 0) break;
     }
     if (returned !== total) {
-      throw new ProviderResponseError(
-        `source ${source.id}: window ${new Date(start).toISOString()} returned ${returned} items but TotalCount is ${total}`,
-        { ...details },
-      );
+      throw context.badAnswer(`window ${new Date(start).toISOString()} returned ${returned} items but TotalCount is ${total}`);
     }
     return items;
   };
@@ -273,7 +239,6 @@ async function* readWindows(
     const runs = [...pending.values()].filter((p) => p.windowStart === window.windowStart && p.windowEnd === window.windowEnd);
     const items = new Map((await readWindow(window.windowStart, window.windowEnd)).map((i) => [i.Id, i]));
     const records: ProviderRecord[] = [];
-    let changed = false;
     for (const run of runs) {
       const item = items.get(run.id);
       if (item && emitted.has(item.Id)) continue;
@@ -286,7 +251,6 @@ async function* readWindows(
         // keeping it would keep the checkpoint growing.
         context.logger.warn(
           {
-            source: source.id,
             runId: run.id,
             windowStart: new Date(run.windowStart).toISOString(),
             maxPendingSeconds: params.maxPendingSeconds,
@@ -294,15 +258,11 @@ async function* readWindows(
           'pending masking run no longer listed in its window after maxPendingSeconds; dropped without archiving',
         );
         pending.delete(run.id);
-        changed = true;
       }
       // Otherwise still not final (or not listed for now): it stays pending.
     }
-    if (records.length === 0 && !changed) continue;
     records.sort((a, b) => startOf(a) - startOf(b) || Number(a.id) - Number(b.id));
-    yield { records, checkpoint: checkpoint(), requestIds, bytes };
-    requestIds = [];
-    bytes = 0;
+    yield { records, checkpoint: checkpoint() };
   }
 
   // 2. New windows.
@@ -313,14 +273,8 @@ async function* readWindows(
       const probe = await call(windowStart - 1, windowStart + span * windowMs, 1, 1);
       if (probe.TotalCount === 0) {
         windowStart += span * windowMs;
-        emptyWindows += span;
         probeSpan *= 2;
-        if (emptyWindows >= EMPTY_WINDOWS_PER_PAGE) {
-          yield { records: [], checkpoint: checkpoint(), requestIds, bytes };
-          emptyWindows = 0;
-          requestIds = [];
-          bytes = 0;
-        }
+        yield { records: [], checkpoint: checkpoint() };
         continue;
       }
       // Something is in there: narrow down by halves rather than walking it window by window.
@@ -330,7 +284,6 @@ async function* readWindows(
     const window = { windowStart, windowEnd: windowStart + windowMs };
     const items = await readWindow(window.windowStart, window.windowEnd);
     const records: ProviderRecord[] = [];
-    let newlyPending = 0;
     for (const item of items) {
       if (emitted.has(item.Id)) continue;
       const run = { id: item.Id, ...window };
@@ -342,24 +295,14 @@ async function* readWindows(
         records.push(archiveOverdue(item, run));
       } else {
         pending.set(item.Id, run);
-        newlyPending += 1;
       }
     }
     windowStart = window.windowEnd;
     probeSpan = items.length === 0 ? Math.max(probeSpan, 2) : 0;
-    // A window whose runs all went to `pending` still yields, so `status` shows them promptly.
-    if (records.length === 0 && newlyPending === 0) {
-      emptyWindows += 1;
-      if (emptyWindows < EMPTY_WINDOWS_PER_PAGE) continue;
-    }
     // Oldest first, so the archive reads in time order.
     records.sort((a, b) => startOf(a) - startOf(b) || Number(a.id) - Number(b.id));
-    yield { records, checkpoint: checkpoint(), requestIds, bytes };
-    emptyWindows = 0;
-    requestIds = [];
-    bytes = 0;
+    yield { records, checkpoint: checkpoint() };
   }
-  if (emptyWindows > 0) yield { records: [], checkpoint: checkpoint(), requestIds, bytes };
 }
 
 function startOf(record: ProviderRecord): number {

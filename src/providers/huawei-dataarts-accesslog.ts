@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { huaweiClientForSource, huaweiCredentialsSchema, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
+import { huaweiClientForSource, huaweiCloud, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
+import { chunkPages, verbatim } from './kit/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 /**
@@ -168,27 +169,8 @@ function compareEntries(a: AccessLogEntry, b: AccessLogEntry): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-interface AccessLogList {
-  entries: AccessLogEntry[];
-  /** The `number` the server reported, when it sent one. */
-  number: number | undefined;
-}
-
-/** Reads `{ records, number }`, keeping each element verbatim; throws on any element it cannot place. */
-function readAccessLogs(body: unknown): AccessLogList {
-  const envelope = z.object({ records: z.array(z.unknown()), number: z.number().optional() }).safeParse(body);
-  if (!envelope.success) throw new Error('expected { records: [...], number }');
-  const entries = envelope.data.records.map((raw, index) => {
-    const key = accessLogKeySchema.safeParse(raw);
-    if (!key.success) {
-      const issue = key.error.issues[0];
-      throw new Error(`records[${index}].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-    }
-    const id = dataArtsRecordId(key.data, raw);
-    return { time: key.data.access_time, id, key: dataArtsRecordKey(id), raw };
-  });
-  return { entries, number: envelope.data.number };
-}
+/** The answer: `{ records, number }`, each element checked and kept verbatim. */
+const answerSchema = z.object({ records: z.array(verbatim(accessLogKeySchema)), number: z.number().optional() });
 
 /** Path of the access-log API for a project and cluster. */
 export function dataArtsAccessLogPath(projectId: string, instanceId: string): string {
@@ -209,9 +191,8 @@ export function createHuaweiDataArtsAccessLogProvider(
   const pageSize = Math.max(1, options.pageSize ?? 1000);
   return {
     id: HUAWEI_DATAARTS_ACCESSLOG,
-    cloud: 'huawei',
+    cloud: huaweiCloud,
     paramsSchema: dataArtsParamsSchema,
-    credentialsSchema: huaweiCredentialsSchema,
     checkpointSchema: dataArtsCheckpointSchema,
     defaultEndpoint: (params) => huaweiDefaultEndpoint('dayu', params),
     initialCheckpoint: () => initialCheckpoint(),
@@ -228,21 +209,24 @@ async function* pages(
   throttleFloorMs: number | undefined,
 ): AsyncGenerator<ProviderPage<DataArtsCheckpoint>> {
   const { params } = source;
-  const client = huaweiClientForSource(source, context, 'dayu', throttleFloorMs);
+  const client = huaweiClientForSource(source, context, throttleFloorMs);
   const result = await client.get(
     dataArtsAccessLogPath(params.projectId, params.instanceId),
     { is_api: String(params.isApi) },
     { workspace: params.workspace },
-    readAccessLogs,
+    answerSchema,
   );
-  const { entries, number } = result.body;
-  const where = { source: source.id, provider: HUAWEI_DATAARTS_ACCESSLOG };
+  const { number } = result.body;
+  const entries = result.body.records.map(({ key, raw }): AccessLogEntry => {
+    const id = dataArtsRecordId(key, raw);
+    return { time: key.access_time, id, key: dataArtsRecordKey(id), raw };
+  });
 
   // The doc does not promise `number` equals the list length, so a shortfall is not an error; but
   // it suggests the server cut the list, and logs it keeps back may age out before a poll sees them.
   if (number !== undefined && number > entries.length) {
     context.logger.warn(
-      { ...where, number, listed: entries.length },
+      { number, listed: entries.length },
       `source ${source.id}: the server reported ${number} access logs but listed ${entries.length}: the list may be truncated`,
     );
   }
@@ -265,7 +249,7 @@ async function* pages(
   }
   if (watermark !== null && distinct.size > 0 && !overlaps) {
     context.logger.warn(
-      { ...where, watermark, oldest: [...distinct.values()].reduce((min, e) => Math.min(min, e.time), Infinity) },
+      { watermark, oldest: [...distinct.values()].reduce((min, e) => Math.min(min, e.time), Infinity) },
       'no listed access log is at or before the checkpoint: logs may have aged out on the server before being archived',
     );
   }
@@ -274,7 +258,7 @@ async function* pages(
   const late = countLate(from, older);
   if (late.count > 0) {
     context.logger.warn(
-      { ...where, late: late.count, watermark, latenessSeconds: params.latenessSeconds },
+      { late: late.count, watermark, latenessSeconds: params.latenessSeconds },
       `source ${source.id}: ${late.count} access logs were listed later than the lateness allowance ` +
         `(${params.latenessSeconds} s behind the newest archived one) and are NOT archived; raise params.latenessSeconds`,
     );
@@ -284,17 +268,11 @@ async function* pages(
   const ordered = fresh.sort(compareEntries);
   const context_ = { projectId: params.projectId, instanceId: params.instanceId, isApi: params.isApi };
   const latenessMs = params.latenessSeconds * 1000;
-  for (let start = 0; start < ordered.length; start += pageSize) {
-    const chunk = ordered.slice(start, start + pageSize);
+  yield* chunkPages(ordered, pageSize, (chunk) => {
     const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: { ...context_ }, record: e.raw }));
     checkpoint = advance(checkpoint, chunk, latenessMs);
-    yield {
-      records,
-      checkpoint,
-      requestIds: result.requestId ? [result.requestId] : [],
-      bytes: start === 0 ? result.bytes : 0,
-    };
-  }
+    return { records, checkpoint };
+  });
 }
 
 /**

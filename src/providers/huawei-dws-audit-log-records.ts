@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { huaweiClientForSource, huaweiCredentialsSchema, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
+import { huaweiClientForSource, huaweiCloud, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
+import { chunkPages, verbatim } from './kit/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
 
 /**
@@ -105,28 +106,12 @@ function compareEntries(a: { time: string; id: string }, b: { time: string; id: 
   return compareText(a.time, b.time) || compareText(a.id, b.id);
 }
 
-function readAuditRecords(clusterId: string): (body: unknown) => AuditEntry[] {
-  return (body) => {
-    const envelope = z
-      .object({ records: z.array(z.unknown()), count: z.number().optional(), cluster_id: z.string().nullish() })
-      .safeParse(body);
-    if (!envelope.success) throw new Error('expected { records: [...], count, cluster_id }');
-    return envelope.data.records.map((raw, index) => {
-      const key = auditRecordKeySchema.safeParse(raw);
-      if (!key.success) {
-        const issue = key.error.issues[0];
-        throw new Error(`records[${index}].${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
-      }
-      return {
-        id: dwsRecordId(key.data, clusterId),
-        time: dwsRecordTime(key.data),
-        result: key.data.result ?? '',
-        final: isDwsFinal(key.data.result),
-        raw,
-      };
-    });
-  };
-}
+/** The answer: `{ records: [...], count, cluster_id }`, each record checked and kept verbatim. */
+const answerSchema = z.object({
+  records: z.array(verbatim(auditRecordKeySchema)),
+  count: z.number().optional(),
+  cluster_id: z.string().nullish(),
+});
 
 /** Path of the audit-log-records API for a project and cluster. */
 export function dwsAuditLogRecordsPath(projectId: string, clusterId: string): string {
@@ -150,9 +135,8 @@ export function createHuaweiDwsAuditLogRecordsProvider(
   const recentIds = Math.max(1, options.recentIds ?? 256);
   return {
     id: HUAWEI_DWS_AUDIT_LOG_RECORDS,
-    cloud: 'huawei',
+    cloud: huaweiCloud,
     paramsSchema: dwsParamsSchema,
-    credentialsSchema: huaweiCredentialsSchema,
     checkpointSchema: dwsCheckpointSchema,
     defaultEndpoint: (params) => huaweiDefaultEndpoint('dws', params),
     initialCheckpoint: () => ({ v: 1, floor: null, recent: [], pending: [] }),
@@ -174,12 +158,19 @@ async function* pages(
   tuning: Tuning,
 ): AsyncGenerator<ProviderPage<DwsCheckpoint>> {
   const { params } = source;
-  const client = huaweiClientForSource(source, context, 'dws', tuning.throttleFloorMs);
-  const result = await client.get(dwsAuditLogRecordsPath(params.projectId, params.clusterId), {}, {}, readAuditRecords(params.clusterId));
+  const client = huaweiClientForSource(source, context, tuning.throttleFloorMs);
+  const result = await client.get(dwsAuditLogRecordsPath(params.projectId, params.clusterId), {}, {}, answerSchema);
 
   // One entry per id; if a record is listed twice, a final copy wins over a running one.
   const listed = new Map<string, AuditEntry>();
-  for (const entry of result.body) {
+  for (const { key, raw } of result.body.records) {
+    const entry: AuditEntry = {
+      id: dwsRecordId(key, params.clusterId),
+      time: dwsRecordTime(key),
+      result: key.result ?? '',
+      final: isDwsFinal(key.result),
+      raw,
+    };
     const seen = listed.get(entry.id);
     if (!seen || (!seen.final && entry.final)) listed.set(entry.id, entry);
   }
@@ -201,36 +192,24 @@ async function* pages(
     }
   }
   toArchive.sort(compareEntries);
-  const requestIds = result.requestId ? [result.requestId] : [];
   const ctx = { projectId: params.projectId, clusterId: params.clusterId };
 
-  if (toArchive.length === 0) {
-    // Nothing to archive, but newly running jobs change what `status` reports: say so with an empty page.
-    if (!samePending(from.pending, pending)) {
-      yield { records: [], checkpoint: { ...from, pending: sortedPending(pending) }, requestIds, bytes: result.bytes };
-    }
-    return;
-  }
+  // Newly running jobs change what `status` reports even when nothing is archived.
+  yield { records: [], checkpoint: { ...from, pending: sortedPending(pending) } };
 
   let window: [string, string][] = [...from.recent];
   let floor = from.floor;
-  for (let start = 0; start < toArchive.length; start += tuning.pageSize) {
-    const chunk = toArchive.slice(start, start + tuning.pageSize);
+  yield* chunkPages(toArchive, tuning.pageSize, (chunk, rest) => {
     const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: { ...ctx }, record: e.raw }));
     for (const e of chunk) {
       pending.delete(e.id);
       window.push([e.time, e.id]);
     }
     // Records of later pages that are not pending are recognised only by time ≥ floor: never trim past them.
-    const cap = toArchive.slice(start + tuning.pageSize).find((e) => !pending.has(e.id))?.time;
+    const cap = rest.find((e) => !pending.has(e.id))?.time;
     ({ window, floor } = trim(window, floor, tuning.recentIds, cap));
-    yield {
-      records,
-      checkpoint: { v: 1, floor, recent: window, pending: sortedPending(pending) },
-      requestIds,
-      bytes: start === 0 ? result.bytes : 0,
-    };
-  }
+    return { records, checkpoint: { v: 1, floor, recent: window, pending: sortedPending(pending) } };
+  });
 }
 
 /**
@@ -253,10 +232,6 @@ function trim(
 
 function sortedPending(pending: Map<string, DwsPending>): DwsPending[] {
   return [...pending.values()].sort(compareEntries);
-}
-
-function samePending(before: readonly DwsPending[], after: Map<string, DwsPending>): boolean {
-  return before.length === after.size && before.every((p) => after.get(p.id)?.result === p.result);
 }
 
 function summarize(checkpoint: DwsCheckpoint): CheckpointSummary {

@@ -1,7 +1,9 @@
 import type { ZodType, ZodTypeDef } from 'zod';
+import type { ProviderResponseError, ProviderStreamError } from '../errors/index.js';
+import type { CallLog, HttpClient, RetryPolicy } from '../http/index.js';
 import type { Logger } from '../observability/index.js';
-import type { HttpClient, RetryPolicy } from '../http/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
+import type { Cloud } from './cloud.js';
 
 /** One record as a provider hands it to the pipeline. */
 export interface ProviderRecord {
@@ -13,24 +15,19 @@ export interface ProviderRecord {
   record: unknown;
 }
 
-/** What one provider call (or a few, for a DataWorks line longer than a segment) produced. */
+/** What a provider yields: records, and the checkpoint after them. */
 export interface ProviderPage<C> {
   records: ProviderRecord[];
   /** Position after these records: resuming from it neither repeats nor skips a record. */
   checkpoint: C;
-  /** Provider request ids, kept in the manifest for an auditor. */
-  requestIds: string[];
-  /** Uncompressed bytes the provider sent for this page, for metrics. */
-  bytes: number;
 }
 
-/** What a provider may use while reading one source; built once per drain. */
-export interface ProviderContext {
-  sourceId: string;
+/** What the drain opens once per process and lends to every provider. */
+export interface ProviderServices {
   http: HttpClient;
   /** Shared limiter for quotas that span workers (Data Security Center: 10 calls/s per account). */
   rateLimiter: RateLimiter;
-  /** Not bound to the source: provider log lines name `source` themselves, as their clients do. */
+  /** The process logger; the context binds it to the source. */
   logger: Logger;
   signal: AbortSignal;
   /** Backoff for retried calls; tests shorten it. */
@@ -39,11 +36,27 @@ export interface ProviderContext {
   now: () => number;
 }
 
-/** A source's configuration as the pipeline resolved it (env substituted, schema-checked). */
+/** What a provider may use while reading one source; built once per drain by the kit's `providerContext`. */
+export interface ProviderContext extends ProviderServices {
+  sourceId: string;
+  /** Id of the provider reading the source. */
+  providerId: string;
+  /** Bound to the source (`source`, `provider`): log lines name only what is their own. */
+  logger: Logger;
+  /** Where the cloud clients record each answer (request id, bytes); the drain reads it per page. */
+  calls: CallLog;
+  /** An answer that parsed but cannot be right (offsets that disagree, a count that changed); retryable. */
+  badAnswer(message: string, hint?: string): ProviderResponseError;
+  /** One stream (a run, an execution) cannot be read for now; the kit skips it and reads the others. */
+  unreadableStream(message: string, hint: string): ProviderStreamError;
+}
+
+/** A source's configuration as the pipeline resolved it (env substituted, schema-checked, endpoint defaulted). */
 export interface SourceSpec<P, K> {
   id: string;
   provider: string;
-  endpoint: string | undefined;
+  /** The source's endpoint, or the provider's default for its region. */
+  endpoint: string;
   credentials: K;
   params: P;
   /** Request timeout in ms for this source's calls. */
@@ -61,20 +74,24 @@ export interface CheckpointSummary {
  * A provider knows how to ask its API for the next page and what a record is — nothing else.
  *
  * Contract: `pages(from)` yields pages in order; each page's `checkpoint` covers exactly the
- * records of that page and those before it. The reader may keep in-memory state for one drain
- * (which stream it is on, a page token shortcut), but everything needed to resume after a crash
- * must be in the checkpoint. A page that fails raises a typed ProviderError after the client's
- * retries; it is never returned empty. The iterator ends when the source is caught up.
+ * records of that page and those before it. A page may hold no records (a call that only moved
+ * the cursor, or moved nothing): the kit drops pages that change nothing and folds runs of
+ * record-less ones, so a provider yields one page per unit of API work without counting. The
+ * reader may keep in-memory state for one drain (which stream it is on, a page token shortcut),
+ * but everything needed to resume after a crash must be in the checkpoint. A page that fails
+ * raises a typed ProviderError after the client's retries; it is never returned empty. The
+ * iterator ends when the source is caught up.
  *
- * Deliberately not part of it: batching, gzip, storage, checkpoint persistence, leases, scheduling.
+ * Deliberately not part of it: batching, gzip, storage, checkpoint persistence, leases,
+ * scheduling, request-id and byte accounting (the call log), looping over streams and skipping
+ * refused ones (the kit's `readStreams`), credentials and their environment variables (the cloud).
  */
 export interface Provider<P = unknown, C = unknown, K = unknown> {
   readonly id: string;
-  readonly cloud: 'aliyun' | 'huawei';
+  /** The cloud whose credentials the sources carry. */
+  readonly cloud: Cloud<K>;
   /** Schema of `sources[].params`; reports problems by path. */
   readonly paramsSchema: ZodType<P, ZodTypeDef, unknown>;
-  /** Schema of `sources[].credentials` (Alibaba AccessKey, Huawei AK/SK or token). */
-  readonly credentialsSchema: ZodType<K, ZodTypeDef, unknown>;
   /** Schema of a persisted checkpoint, checked when it is read back. */
   readonly checkpointSchema: ZodType<C, ZodTypeDef, unknown>;
   /** Default endpoint (`https://oos.cn-hangzhou.aliyuncs.com`) for a source that names none, when params tell the region. */

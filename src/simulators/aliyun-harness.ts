@@ -1,11 +1,12 @@
 import { HttpClient, type RetryPolicy } from '../http/index.js';
 import { silentLogger, type Logger } from '../observability/index.js';
-import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from '../providers/provider.js';
+import { providerContext, readPages, type ReadPage } from '../providers/index.js';
+import type { Provider, ProviderContext, ProviderRecord, ProviderServices, SourceSpec } from '../providers/provider.js';
 import { LocalRateLimiter, type RateLimiter } from '../ratelimit/index.js';
 
 /**
- * Drives a provider against a simulator without the drain pipeline: what tests, the bench and
- * `demo` smoke checks need to read every page of a source and compare it with expectedRecords().
+ * Drives a provider against a simulator without the drain pipeline: what tests and the bench
+ * need to read every page of a source and compare it with expectedRecords().
  */
 
 /** A short policy so injected faults cost milliseconds, not seconds. */
@@ -22,20 +23,21 @@ export interface HarnessContextOptions {
   signal?: AbortSignal;
 }
 
+/** A ProviderContext on its own HTTP pool (`services` are its parts); `close()` releases it. */
+export type HarnessContext = ProviderContext & { services: ProviderServices; close(): Promise<void> };
+
 /** A ProviderContext on its own HTTP pool; `close()` releases it. */
-export function harnessContext(options: HarnessContextOptions = {}): ProviderContext & { close(): Promise<void> } {
+export function harnessContext(options: HarnessContextOptions = {}): HarnessContext {
   const http = new HttpClient({ timeoutMs: options.timeoutMs ?? 500, maxBodyBytes: 2 * 1024 * 1024 });
-  const rateLimiter = options.rateLimiter ?? new LocalRateLimiter();
-  return {
-    sourceId: options.sourceId ?? 'test-source',
+  const services: ProviderServices = {
     http,
-    rateLimiter,
+    rateLimiter: options.rateLimiter ?? new LocalRateLimiter(),
     logger: options.logger ?? silentLogger(),
     signal: options.signal ?? new AbortController().signal,
     retry: options.retry ?? FAST_RETRY,
     now: options.now ?? Date.now,
-    close: () => http.close(),
   };
+  return { ...providerContext(services, { id: options.sourceId ?? 'test-source', provider: '' }), services, close: () => http.close() };
 }
 
 /** A SourceSpec for `provider` pointing at `endpoint`. */
@@ -49,21 +51,25 @@ export function harnessSource<P, K>(
   return { id, provider: provider.id, endpoint, credentials, params: provider.paramsSchema.parse(params), timeoutMs: 500 };
 }
 
-/** Reads every page from `from` until the provider is caught up; checkpoints round-trip through JSON and the schema. */
+/**
+ * Reads every page from `from` until the provider is caught up, as the drain does (no-op pages
+ * folded, request ids from the call log); checkpoints round-trip through JSON and the schema.
+ */
 export async function readAllPages<P, C, K>(
   provider: Provider<P, C, K>,
   source: SourceSpec<P, K>,
   from: C,
-  context: ProviderContext,
-): Promise<ProviderPage<C>[]> {
-  const pages: ProviderPage<C>[] = [];
-  for await (const page of provider.pages(source, from, context)) {
+  context: ProviderContext | HarnessContext,
+): Promise<ReadPage<C>[]> {
+  const bound = 'services' in context ? providerContext(context.services, source) : context;
+  const pages: ReadPage<C>[] = [];
+  for await (const page of readPages(provider, source, from, bound)) {
     pages.push({ ...page, checkpoint: provider.checkpointSchema.parse(JSON.parse(JSON.stringify(page.checkpoint))) });
   }
   return pages;
 }
 
 /** The records of pages, flattened and stripped to what the archive keeps. */
-export function recordsOf<C>(pages: readonly ProviderPage<C>[]): ProviderRecord[] {
+export function recordsOf(pages: readonly { records: readonly ProviderRecord[] }[]): ProviderRecord[] {
   return pages.flatMap((p) => p.records.map((r) => ({ id: r.id, context: r.context, record: r.record })));
 }

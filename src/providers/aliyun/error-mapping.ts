@@ -8,6 +8,7 @@ import {
   type ProviderError,
   type ProviderErrorDetails,
 } from '../../errors/index.js';
+import type { CloudDialect, FailedAnswer } from '../../http/index.js';
 
 /** Alibaba Cloud's error body (`{ RequestId, HostId, Code, Message, Recommend }`). */
 export const aliyunErrorBodySchema = z
@@ -60,34 +61,17 @@ export function retryAfterFromHeaders(headers: Record<string, string>): number |
   return best;
 }
 
-/** Removes any secret that a provider message might echo back (defence in depth). */
-export function scrub(text: string, secrets: readonly (string | undefined)[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
-  return out;
-}
-
-export interface FailedCall {
-  statusCode: number;
-  headers: Record<string, string>;
-  /** Parsed error body, or undefined when the body was not Alibaba's JSON. */
-  body: AliyunErrorBody | undefined;
-  action: string;
-  details: ProviderErrorDetails & { source: string };
-  secrets: readonly (string | undefined)[];
-}
-
 /** Maps a non-2xx answer to the typed error the retry loop and the operator understand. */
-export function mapAliyunError(call: FailedCall): ProviderError {
+export function mapAliyunError(call: FailedAnswer<AliyunErrorBody>): ProviderError {
   const code = call.body?.Code ?? '';
-  const message = scrub(call.body?.Message ?? '', call.secrets);
+  const message = call.scrub(call.body?.Message ?? '');
   const details: ProviderErrorDetails = {
     ...call.details,
     statusCode: call.statusCode,
     ...(code ? { providerCode: code } : {}),
     ...(call.body?.RequestId ? { requestId: call.body.RequestId } : {}),
   };
-  const what = `source ${call.details.source}: ${call.action} answered HTTP ${call.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
+  const what = `source ${call.details.source}: ${call.call} answered HTTP ${call.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`;
 
   if (THROTTLING_CODES.has(code) || code.startsWith('Throttling') || call.statusCode === 429) {
     const retryAfterMs = retryAfterFromHeaders(call.headers);
@@ -114,3 +98,13 @@ export function mapAliyunError(call: FailedCall): ProviderError {
     hint: call.body.Recommend ? 'see the Recommend link in the provider answer' : 'check sources[].params',
   });
 }
+
+/** What the shared JSON client needs to know of Alibaba Cloud answers. */
+export const aliyunDialect: CloudDialect<AliyunErrorBody> = {
+  errorBodySchema: aliyunErrorBodySchema,
+  requestId: (_headers, body) => {
+    const id = (body as { RequestId?: unknown } | null)?.RequestId;
+    return typeof id === 'string' ? id : undefined;
+  },
+  mapError: mapAliyunError,
+};

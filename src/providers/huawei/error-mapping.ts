@@ -7,7 +7,7 @@ import {
   ProviderValidationError,
   type ProviderErrorDetails,
 } from '../../errors/index.js';
-import { parseJsonBody } from '../../http/index.js';
+import { retryAfterMs, type CloudDialect, type FailedAnswer } from '../../http/index.js';
 
 /**
  * Huawei Cloud error body: `{ "error_code": "APIGW.0301", "error_msg": "…" }` (API Gateway and the
@@ -45,53 +45,23 @@ export const HUAWEI_AUTH_CODES: ReadonlySet<string> = new Set([
   'APIGW.0307',
 ]);
 
-/** The Huawei error body of a failed answer, or undefined when the body is not one (HTML from a gateway). */
-export function huaweiErrorBodyOf(text: string): HuaweiErrorBody | undefined {
-  try {
-    const parsed = huaweiErrorBodySchema.safeParse(parseJsonBody(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Retry-After (seconds or an HTTP date) in ms; undefined when absent or unreadable. */
-export function retryAfterMs(headers: Record<string, string>, now: number = Date.now()): number | undefined {
-  const value = headers['retry-after']?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
-}
-
-export interface HuaweiErrorInput {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: HuaweiErrorBody | undefined;
-  details: ProviderErrorDetails & { source: string };
-  /** Credential strings to scrub from the provider's message before it becomes ours. */
-  secrets: readonly string[];
-  /** Which credential mode was used, so the hint says what to fix. */
-  mode: 'aksk' | 'token';
-  /** Minimum wait after throttling for this attempt, in ms (the caller computes floor and growth). */
-  throttleWaitMs: number;
-}
-
 /** Turns a non-2xx Huawei answer into the typed error the retry loop and the operator understand. */
-export function mapHuaweiError(input: HuaweiErrorInput): ProviderError {
-  const { statusCode, headers, body, details, secrets, mode } = input;
+export function mapHuaweiError(input: FailedAnswer<HuaweiErrorBody>): ProviderError {
+  const { statusCode, headers, body, details } = input;
+  const mode = input.credentialKind === 'token' ? 'token' : 'aksk';
   const code = body?.error_code ?? body?.code;
   const requestId = headers['x-request-id'] ?? body?.request_id;
-  const said = scrub(body?.error_msg ?? body?.message ?? '', secrets);
+  const said = input.scrub(body?.error_msg ?? body?.message ?? '');
   const where = `${details.source}${details.provider ? ` (${details.provider})` : ''}`;
   const message = `${where}: HTTP ${statusCode}${code ? ` ${code}` : ''}${said ? `: ${said}` : ''}`;
   const common: ProviderErrorDetails = { ...details, statusCode, providerCode: code, requestId };
 
   if (statusCode === 429 || code === HUAWEI_THROTTLE_CODE) {
+    // The least wait (API Gateway quotas are per second/minute) is the retry policy's throttle floor.
     const asked = retryAfterMs(headers);
     return new ProviderThrottledError(message, {
       ...common,
-      retryAfterMs: Math.max(asked ?? 0, input.throttleWaitMs),
+      ...(asked === undefined ? {} : { retryAfterMs: asked }),
       hint: 'the API throttled this caller; retried with backoff (lower the schedule frequency if it persists)',
     });
   }
@@ -125,8 +95,16 @@ function authHint(source: string, mode: 'aksk' | 'token', code: string | undefin
         `issue a new one or configure ak/sk instead; ${permission}`;
 }
 
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text.slice(0, 500);
-  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
-  return out;
-}
+/**
+ * Least wait after a Huawei throttling answer (APIGW.0308), in ms: API Gateway quotas are per
+ * second/minute, so retrying sooner only burns attempts. The first wait is 1–2.5× the floor
+ * (2–5 s by default) and doubles with each further attempt (the retry policy's throttle floor).
+ */
+export const DEFAULT_THROTTLE_FLOOR_MS = 2_000;
+
+/** What the shared JSON client needs to know of Huawei Cloud answers. */
+export const huaweiDialect: CloudDialect<HuaweiErrorBody> = {
+  errorBodySchema: huaweiErrorBodySchema,
+  requestId: (headers) => headers['x-request-id'],
+  mapError: mapHuaweiError,
+};

@@ -1,4 +1,5 @@
-export { HuaweiClient, DEFAULT_THROTTLE_FLOOR_MS, type HuaweiClientOptions, type HuaweiCallResult } from './client.js';
+export { HuaweiClient, type HuaweiClientOptions, type HuaweiCallResult } from './client.js';
+export { huaweiCloud } from './cloud.js';
 export {
   huaweiCredentialsSchema,
   huaweiAkSkCredentialsSchema,
@@ -12,11 +13,11 @@ export {
 export { huaweiEndpoint, type HuaweiService } from './endpoints.js';
 export {
   mapHuaweiError,
-  huaweiErrorBodyOf,
   huaweiErrorBodySchema,
-  retryAfterMs,
+  huaweiDialect,
   HUAWEI_AUTH_CODES,
   HUAWEI_THROTTLE_CODE,
+  DEFAULT_THROTTLE_FLOOR_MS,
   type HuaweiErrorBody,
 } from './error-mapping.js';
 export {

@@ -1,5 +1,4 @@
-import { ProviderValidationError } from '../../errors/index.js';
-import { providerClientOptions } from '../client-options.js';
+import { clientOptions } from '../kit/index.js';
 import type { ProviderContext, SourceSpec } from '../provider.js';
 import { HuaweiClient } from './client.js';
 import type { HuaweiCredentials } from './credentials.js';
@@ -17,25 +16,16 @@ export function huaweiDefaultEndpoint(service: HuaweiService, params: HuaweiSour
   return params.region ? huaweiEndpoint(service, params.region) : undefined;
 }
 
-/** Builds the client one drain of a Huawei source uses. */
+/** The client one drain of a Huawei source uses. */
 export function huaweiClientForSource<P extends HuaweiSourceParams>(
   source: SourceSpec<P, HuaweiCredentials>,
   context: ProviderContext,
-  service: HuaweiService,
   throttleFloorMs: number | undefined,
 ): HuaweiClient {
-  const endpoint = source.endpoint ?? huaweiDefaultEndpoint(service, source.params);
-  if (!endpoint) {
-    throw new ProviderValidationError(`${source.id}: no endpoint`, {
-      source: source.id,
-      provider: source.provider,
-      hint: 'set sources[].endpoint or params.region',
-    });
-  }
   return new HuaweiClient({
-    endpoint,
+    ...clientOptions(source, context),
+    endpoint: source.endpoint,
     credentials: source.credentials,
-    ...providerClientOptions(source, context),
     projectId: source.params.projectId,
     throttleFloorMs,
   });
