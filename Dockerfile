@@ -2,11 +2,12 @@
 # Build: compile TypeScript with the dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json ./
+# The product build (tsconfig.build.json) compiles src, jobs and the demo's simulators; only
+# dist/src and dist/jobs reach the image below: it holds no simulator and no test.
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY jobs ./jobs
-COPY bench ./bench
-COPY test ./test
+COPY simulators ./simulators
 RUN npm ci --no-audit --no-fund
 
 # Runtime: production dependencies and the compiled output only, as a non-root user.

@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 900_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    setupFiles: ['test/setup/fault-injection.ts'],
     fileParallelism: false,
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: { json: '.tmp/vitest-chaos-results.json' },

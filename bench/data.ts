@@ -8,7 +8,7 @@
  * dumps. Line lengths vary from a few bytes to several KB, averaging about 130 bytes.
  */
 
-import type { OosExecutionLog } from '../src/simulators/aliyun-oos.js';
+import type { OosExecutionLog } from '../simulators/index.js';
 import { pick, prng } from '../test/helpers/random.js';
 
 export { prng };

@@ -19,7 +19,7 @@ import { parseConfig } from '../src/config/index.js';
 import { runSource, type RunOutcome } from '../src/drain/index.js';
 import { silentLogger } from '../src/observability/index.js';
 import { openRuntime } from '../src/runtime.js';
-import { SIMULATOR_ACCESS_KEY } from '../src/simulators/aliyun-rpc.js';
+import { SIMULATOR_ACCESS_KEY } from '../simulators/index.js';
 import { createObjectStore, type ObjectStore } from '../src/storage/index.js';
 import { instrument, type Phases } from './phases.js';
 

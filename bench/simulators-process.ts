@@ -7,8 +7,8 @@
  * Fills the simulators, then prints one line of JSON (SimulatorsReady) on stdout. Exits when its
  * stdin closes (the bench finished or died) or on SIGTERM.
  */
-import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
-import { OosSimulator } from '../src/simulators/aliyun-oos.js';
+import { DataWorksSimulator } from '../simulators/index.js';
+import { OosSimulator } from '../simulators/index.js';
 import { dataWorksLog, oosEntries, type DataWorksLogStats } from './data.js';
 
 export interface SimulatorsSpec {

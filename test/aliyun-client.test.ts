@@ -16,9 +16,9 @@ import {
   signRpcRequest,
   type AliyunCredentials,
 } from '../src/providers/aliyun/index.js';
-import { OosSimulator } from '../src/simulators/aliyun-oos.js';
-import { SddpSimulator } from '../src/simulators/aliyun-sddp.js';
-import { FAST_RETRY } from '../src/simulators/aliyun-harness.js';
+import { OosSimulator } from '../simulators/index.js';
+import { SddpSimulator } from '../simulators/index.js';
+import { FAST_RETRY } from './helpers/provider-harness.js';
 import { silentLogger } from '../src/observability/index.js';
 
 const sim = new OosSimulator({ securityToken: undefined });

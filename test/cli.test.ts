@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OosSimulator } from '../src/simulators/aliyun-oos.js';
-import { SimulatorFleet } from '../src/simulators/fleet.js';
+import { OosSimulator } from '../simulators/index.js';
+import { SimulatorFleet } from '../simulators/index.js';
 import { runCli } from './helpers/cli.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 

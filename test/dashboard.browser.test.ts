@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OosSimulator } from '../src/simulators/aliyun-oos.js';
+import { OosSimulator } from '../simulators/index.js';
 import { exited } from './helpers/children.js';
 import { startCli } from './helpers/cli.js';
 import { freePort } from './helpers/free-port.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../src/commands/exit-codes.js';
-import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
+import { DataWorksSimulator } from '../simulators/index.js';
 import { exited } from './helpers/children.js';
 import { CLI, runCli, startCli } from './helpers/cli.js';
 import { freePort } from './helpers/free-port.js';

@@ -19,9 +19,9 @@ import {
 } from '../src/providers/huawei/index.js';
 import { dataArtsAccessLogPath, huaweiDataArtsAccessLogProvider } from '../src/providers/huawei-dataarts-accesslog.js';
 import { huaweiDwsAuditLogRecordsProvider } from '../src/providers/huawei-dws-audit-log-records.js';
-import { harnessContext } from '../src/simulators/aliyun-harness.js';
-import { HuaweiDataArtsSimulator } from '../src/simulators/huawei-dataarts.js';
-import type { FaultKind } from '../src/simulators/faults.js';
+import { harnessContext } from './helpers/provider-harness.js';
+import { HuaweiDataArtsSimulator } from '../simulators/index.js';
+import type { FaultKind } from '../simulators/faults.js';
 
 const PROJECT = '0833a5737480d53b2f250010d01a7b88';
 const INSTANCE = '4f9366ce3e87860934c36d0ac027ad6a';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
+import { DataWorksSimulator } from '../simulators/index.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 

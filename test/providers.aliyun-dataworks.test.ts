@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderAuthError, ProviderValidationError } from '../src/errors/index.js';
 import { createLogger } from '../src/observability/index.js';
 import { aliyunDataWorksDqScanLog as provider, type DataWorksDqScanLogCheckpoint } from '../src/providers/aliyun-dataworks-dq-scan-log.js';
-import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
-import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
+import { DataWorksSimulator } from '../simulators/index.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf } from './helpers/provider-harness.js';
 import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
 
 const FAULTS = ['throttle', 'server', 'reset', 'truncated', 'malformed', 'html', 'proto'] as const;

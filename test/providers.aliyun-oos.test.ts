@@ -4,8 +4,8 @@ import { createLogger } from '../src/observability/index.js';
 import { aliyunOosExecutionLogs as provider, type OosExecutionLogsCheckpoint } from '../src/providers/aliyun-oos-execution-logs.js';
 import { providerContext, readPages } from '../src/providers/index.js';
 import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
-import { OosSimulator } from '../src/simulators/aliyun-oos.js';
-import { harnessContext, harnessSource, readAllPages, recordsOf, type HarnessContext } from '../src/simulators/aliyun-harness.js';
+import { OosSimulator } from '../simulators/index.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf, type HarnessContext } from './helpers/provider-harness.js';
 
 const FAULTS = ['throttle', 'server', 'reset', 'truncated', 'malformed', 'html', 'proto', 'oversize'] as const;
 

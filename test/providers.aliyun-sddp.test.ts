@@ -8,9 +8,9 @@ import {
 import type { ProviderContext, ProviderPage } from '../src/providers/provider.js';
 import { LocalRateLimiter, type RateLimiter } from '../src/ratelimit/index.js';
 import { createLogger } from '../src/observability/index.js';
-import { SddpSimulator } from '../src/simulators/aliyun-sddp.js';
-import { HttpSimulator } from '../src/simulators/http-simulator.js';
-import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
+import { SddpSimulator } from '../simulators/index.js';
+import { HttpSimulator } from '../simulators/index.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf } from './helpers/provider-harness.js';
 
 const FAULTS = ['throttle', 'server', 'reset', 'truncated', 'malformed', 'html', 'proto'] as const;
 const T0 = Date.UTC(2026, 0, 1);

@@ -12,8 +12,8 @@ import {
   type DataArtsParams,
 } from '../src/providers/huawei-dataarts-accesslog.js';
 import type { Provider, ProviderPage, ProviderRecord, SourceSpec } from '../src/providers/provider.js';
-import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
-import { HuaweiDataArtsSimulator } from '../src/simulators/huawei-dataarts.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf } from './helpers/provider-harness.js';
+import { HuaweiDataArtsSimulator } from '../simulators/index.js';
 
 const PROJECT = '0833a5737480d53b2f250010d01a7b88';
 const INSTANCE = '4f9366ce3e87860934c36d0ac027ad6a';

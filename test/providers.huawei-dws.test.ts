@@ -7,8 +7,8 @@ import {
   type DwsParams,
 } from '../src/providers/huawei-dws-audit-log-records.js';
 import type { Provider, ProviderPage, ProviderRecord, SourceSpec } from '../src/providers/provider.js';
-import { harnessContext, harnessSource, readAllPages, recordsOf } from '../src/simulators/aliyun-harness.js';
-import { HuaweiDwsSimulator } from '../src/simulators/huawei-dws.js';
+import { harnessContext, harnessSource, readAllPages, recordsOf } from './helpers/provider-harness.js';
+import { HuaweiDwsSimulator } from '../simulators/index.js';
 
 const PROJECT = '89cd04f168b84af6be287f71730fdb4b';
 const CLUSTER = 'e59d6b86-9072-46eb-a996-13f8b44994c1';

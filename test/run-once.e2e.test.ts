@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimulatorFleet } from '../src/simulators/fleet.js';
+import { SimulatorFleet } from '../simulators/index.js';
 import { runCli } from './helpers/cli.js';
 import { compareIds, readArchive } from './helpers/read-archive.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';

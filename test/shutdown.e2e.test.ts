@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
+import { DataWorksSimulator } from '../simulators/index.js';
 import { FileObjectStore } from '../src/storage/index.js';
 import { verifyArchive } from '../src/archive/index.js';
 import { exited } from './helpers/children.js';

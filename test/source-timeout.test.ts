@@ -3,7 +3,7 @@ import { parseConfig } from '../src/config/index.js';
 import { runSource } from '../src/drain/index.js';
 import { silentLogger } from '../src/observability/index.js';
 import { openRuntime } from '../src/runtime.js';
-import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
+import { DataWorksSimulator } from '../simulators/index.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 describe('per-source request timeout', () => {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OosSimulator } from '../src/simulators/aliyun-oos.js';
+import { OosSimulator } from '../simulators/index.js';
 import { exited } from './helpers/children.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { freePort } from './helpers/free-port.js';

@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileObjectStore } from '../src/storage/index.js';
 import { RedisKeys } from '../src/redis/index.js';
-import { SimulatorFleet } from '../src/simulators/fleet.js';
+import { SimulatorFleet } from '../simulators/index.js';
 import { exited } from './helpers/children.js';
 import { freePort } from './helpers/free-port.js';
 import { startCli } from './helpers/cli.js';

@@ -5,7 +5,6 @@ import { parseConfig } from '../config/index.js';
 import { runSource, type RunOutcome } from '../drain/index.js';
 import { createLogger } from '../observability/index.js';
 import { openRuntime } from '../runtime.js';
-import { SimulatorFleet } from '../simulators/fleet.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import type { Output } from './output.js';
 
@@ -27,6 +26,14 @@ export async function demo(options: { dir: string }, output: Output): Promise<nu
     }
     await rm(dir, { recursive: true, force: true });
   }
+  const simulators = await loadSimulators();
+  if (!simulators) {
+    output.err(
+      'demo: the provider simulators are not part of this installation (the container image leaves them out); run the demo from a clone or the npm package',
+    );
+    return EXIT_USAGE;
+  }
+  const { SimulatorFleet } = simulators;
   await mkdir(dir, { recursive: true });
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const fleet = new SimulatorFleet({ perGrow: 60, sddpWindowSeconds: 1 });
@@ -78,6 +85,19 @@ export async function demo(options: { dir: string }, output: Output): Promise<nu
     }
   } finally {
     await fleet.stop();
+  }
+}
+
+/**
+ * The simulators, loaded only by this command: they live beside the product (`simulators/`), not
+ * in it, and an installation may leave them out. Undefined when they are not there.
+ */
+async function loadSimulators(): Promise<typeof import('../../simulators/index.js') | undefined> {
+  try {
+    return await import('../../simulators/index.js');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw error;
   }
 }
 

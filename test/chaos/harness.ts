@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SimulatorFleet } from '../../src/simulators/fleet.js';
+import { SimulatorFleet } from '../../simulators/index.js';
 import { FileObjectStore, type ObjectStore } from '../../src/storage/index.js';
 import { exited, spawnChild } from '../helpers/children.js';
 import { CLI, runCli, type CliResult } from '../helpers/cli.js';

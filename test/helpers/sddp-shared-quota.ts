@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SddpSimulator } from '../../src/simulators/aliyun-sddp.js';
+import { SddpSimulator } from '../../simulators/index.js';
 import { FileObjectStore } from '../../src/storage/index.js';
 import { exited } from './children.js';
 import { startCli } from './cli.js';

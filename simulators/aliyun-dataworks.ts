@@ -1,7 +1,9 @@
-import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
 import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions } from './aliyun-rpc.js';
 import { AliyunSimulatedApi } from './aliyun-simulated-api.js';
 import type { SimResponse } from './http-simulator.js';
+
+/** The API version this simulator implements (the seed page leaves it out; Alibaba's API reference names it). */
+const API_VERSION = '2024-05-18';
 
 export interface DataWorksSimulatorOptions extends AliyunSimulatorOptions {
   /** Most bytes of log per call; the real API sends at most 512 KB. @defaultValue 524288 */
@@ -50,7 +52,7 @@ export class DataWorksSimulator extends AliyunSimulatedApi {
     super();
     this.#segmentBytes = options.segmentBytes ?? 512 * 1024;
     this.#cutMidCharacter = options.cutMidCharacter ?? false;
-    this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.dataworks, { GetDataQualityScanRunLog: (call) => this.#getLog(call) }, options);
+    this.rpc = new AliyunRpcSimulator(API_VERSION, { GetDataQualityScanRunLog: (call) => this.#getLog(call) }, options);
   }
 
   /** Changes the segment size from now on (tests shrink it to a few bytes). */

@@ -1,4 +1,3 @@
-import { dwsRecordId, isDwsFinal } from '../providers/huawei-dws-audit-log-records.js';
 import { HttpSimulator, type SimRequest, type SimResponse } from './http-simulator.js';
 import { huaweiErrorResponse, huaweiRequestId, renderHuaweiError, verifyHuaweiAuth, type HuaweiSimAuth } from './huawei-auth.js';
 import { SimulatedApi } from './simulated-api.js';
@@ -108,21 +107,27 @@ export class HuaweiDwsSimulator extends SimulatedApi {
   /** Ids of the records still in progress: what `summarize()` should list as pending. */
   pendingIds(): string[] {
     return this.#records
-      .filter((r) => !isDwsFinal(r.result))
+      .filter((r) => !isFinal(r.result))
       .map((r) => this.idOf(r))
       .sort();
   }
 
-  /** The provider's id of a record. */
+  /**
+   * The archive id of a record, as the archive format fixes it:
+   * `<cluster_id>|<executor_time>|<begin_time>|<end_time>`. Computed here, not taken from the
+   * archiver, so an id change that would break existing archives fails the tests.
+   */
   idOf(record: AuditDumpRecord): string {
-    return dwsRecordId(record, this.#options.clusterId);
+    return [record.cluster_id ?? this.#options.clusterId, record.executor_time ?? '', record.begin_time ?? '', record.end_time ?? ''].join(
+      '|',
+    );
   }
 
   /** What a correct archive holds now: every final record once, in its final state, with the provider's ids. */
   expectedRecords(): { id: string; context: Record<string, unknown>; record: unknown }[] {
     const context = { projectId: this.#options.projectId, clusterId: this.#options.clusterId };
     return this.#records
-      .filter((r) => isDwsFinal(r.result))
+      .filter((r) => isFinal(r.result))
       .map((r) => ({ id: this.idOf(r), context: { ...context }, record: { ...r } }))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -171,4 +176,11 @@ function shuffle<T>(list: T[], random: () => number): void {
     const j = Math.floor(random() * (i + 1));
     [list[i], list[j]] = [list[j]!, list[i]!];
   }
+}
+
+/** `result` values of a dump still in progress, per the DWS API reference; any other value is final. */
+const IN_PROGRESS = new Set(['RUNNING', 'PENDING', 'WAITING', 'INIT', 'QUEUED', 'CREATING', 'PROCESSING']);
+
+function isFinal(result: string | undefined): boolean {
+  return typeof result === 'string' && result.length > 0 && !IN_PROGRESS.has(result.toUpperCase());
 }

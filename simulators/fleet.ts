@@ -5,7 +5,7 @@ import { SIMULATOR_ACCESS_KEY } from './aliyun-rpc.js';
 import { SddpSimulator } from './aliyun-sddp.js';
 import { HuaweiDataArtsSimulator } from './huawei-dataarts.js';
 import { HuaweiDwsSimulator } from './huawei-dws.js';
-import type { FaultInjector, FaultKind } from './faults.js';
+import type { FaultControl, FaultKind } from './http-types.js';
 
 /** Credentials the fleet's simulators accept; none of them is real. */
 export const FLEET_CREDENTIALS = {
@@ -81,7 +81,7 @@ export class SimulatorFleet {
   }
 
   /** Every simulator's fault injector, to switch faults on for all at once. */
-  get faults(): FaultInjector[] {
+  get faults(): FaultControl[] {
     return [this.dataworks.faults, this.oos.faults, this.sddp.faults, this.dataarts.faults, this.dws.faults];
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { computeSignature, parseAuthorization, parseSdkDate, queryFromSearchParams } from '../providers/huawei/signer.js';
+import { expectedHuaweiSignature, parseHuaweiAuthorization, parseHuaweiSdkDate } from './huawei-signature.js';
 import type { ErrorRenderer, SimRequest, SimResponse } from './http-simulator.js';
 
 /** Who a Huawei simulator lets in: AK/SK pairs (with their security token when temporary) and IAM tokens. */
@@ -37,7 +37,7 @@ function iamError(detail: string): SimResponse {
 
 /**
  * Verifies a request as API Gateway would: an accepted `X-Auth-Token`, or an SDK-HMAC-SHA256
- * signature recomputed with the product's own signer from what arrived on the wire.
+ * signature recomputed from what arrived on the wire as the gateway documents it (`huawei-signature.ts`).
  * Returns the error answer, or undefined when the caller is authenticated.
  */
 export function verifyHuaweiAuth(request: SimRequest, auth: HuaweiSimAuth, now: number = Date.now()): SimResponse | undefined {
@@ -47,14 +47,14 @@ export function verifyHuaweiAuth(request: SimRequest, auth: HuaweiSimAuth, now: 
   }
   const header = request.headers.authorization;
   if (header === undefined) return iamError('Authorization not found');
-  const parsed = parseAuthorization(header);
+  const parsed = parseHuaweiAuthorization(header);
   if (!parsed) return iamError('Authorization format incorrect');
   const key = (auth.keys ?? []).find((k) => k.ak === parsed.access);
   if (!key) return iamError('verify aksk signature fail');
   const sdkDate = request.headers['x-sdk-date'];
-  const date = sdkDate === undefined ? undefined : parseSdkDate(sdkDate);
-  if (!sdkDate || !date) return iamError('x-sdk-date header not found or malformed');
-  if (Math.abs(now - date.getTime()) > (auth.maxSkewMs ?? 15 * 60_000)) return iamError('signature expired');
+  const date = sdkDate === undefined ? undefined : parseHuaweiSdkDate(sdkDate);
+  if (!sdkDate || date === undefined) return iamError('x-sdk-date header not found or malformed');
+  if (Math.abs(now - date) > (auth.maxSkewMs ?? 15 * 60_000)) return iamError('signature expired');
   if (!parsed.signedHeaders.includes('host') || !parsed.signedHeaders.includes('x-sdk-date')) {
     return iamError('host and x-sdk-date must be signed');
   }
@@ -67,11 +67,16 @@ export function verifyHuaweiAuth(request: SimRequest, auth: HuaweiSimAuth, now: 
   if (key.securityToken !== undefined && request.headers['x-security-token'] !== key.securityToken) {
     return iamError('security token invalid');
   }
-  const expected = computeSignature(
-    { method: request.method, path: request.path, query: queryFromSearchParams(request.query), headers, body: request.body },
-    key.sk,
+  const expected = expectedHuaweiSignature({
+    method: request.method,
+    path: request.path,
+    query: request.query,
+    headers,
+    signedHeaders: parsed.signedHeaders,
+    body: request.body,
+    sk: key.sk,
     sdkDate,
-  );
+  });
   const a = Buffer.from(expected);
   const b = Buffer.from(parsed.signature);
   return a.length === b.length && timingSafeEqual(a, b) ? undefined : iamError('verify aksk signature fail');

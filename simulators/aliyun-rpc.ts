@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { acs3Authorization } from '../providers/aliyun/signer.js';
+import { expectedAcs3Signature } from './aliyun-signature.js';
 import { HttpSimulator, type SimRequest, type SimResponse } from './http-simulator.js';
-import type { FaultInjector } from './faults.js';
+import type { FaultControl } from './http-types.js';
 
 /** AccessKey the Alibaba simulators accept unless told otherwise; not a real credential. */
 export const SIMULATOR_ACCESS_KEY = {
@@ -61,8 +61,8 @@ const AUTH_HEADER = /^ACS3-HMAC-SHA256 Credential=([^,]+),SignedHeaders=([^,]+),
 
 /**
  * The shared core of the Alibaba RPC simulators: POST / with the action in `x-acs-action` (or the
- * `Action` query parameter), the API version checked, and the V3 signature verified with the
- * product's own signer, refusing what Alibaba refuses (unknown key, bad signature, reused nonce,
+ * `Action` query parameter), the API version checked, and the V3 signature verified as
+ * Alibaba documents it (`aliyun-signature.ts`, independent of the archiver's signer), refusing what Alibaba refuses (unknown key, bad signature, reused nonce,
  * a date more than 15 minutes off).
  */
 export class AliyunRpcSimulator {
@@ -149,20 +149,16 @@ export class AliyunRpcSimulator {
     if (request.headers['x-acs-content-sha256'] !== payloadSha256) {
       return this.#refuse(400, 'SignatureDoesNotMatch', 'The x-acs-content-sha256 header does not match the body.');
     }
-    const query: Record<string, string> = {};
-    for (const [key, value] of request.query) query[key] = value;
-    const headers: Record<string, string> = {};
-    for (const name of signedNames) headers[name] = request.headers[name] ?? '';
-    const expected = acs3Authorization({
+    const expected = expectedAcs3Signature({
       method: request.method,
       path: request.path,
-      query,
-      headers,
+      query: request.query,
+      headers: request.headers,
+      signedHeaders: signedNames,
       payloadSha256,
-      accessKeyId: credential,
-      accessKeySecret: this.#accessKeySecret,
+      secret: this.#accessKeySecret,
     });
-    if (!expected.endsWith(`Signature=${signature}`)) {
+    if (expected !== signature) {
       return this.#refuse(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
     }
     if (this.#securityToken !== undefined && request.headers['x-acs-security-token'] !== this.#securityToken) {
@@ -200,7 +196,7 @@ export function intParam(params: URLSearchParams, name: string): number | undefi
 /** Common accessors every Alibaba simulator class re-exposes. */
 export interface AliyunSimulatorShell {
   readonly url: string;
-  readonly faults: FaultInjector;
+  readonly faults: FaultControl;
   readonly callTimes: number[];
   start(port?: number): Promise<string>;
   stop(): Promise<void>;

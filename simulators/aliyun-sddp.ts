@@ -1,7 +1,9 @@
-import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
 import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions } from './aliyun-rpc.js';
 import { AliyunSimulatedApi } from './aliyun-simulated-api.js';
 import type { SimResponse } from './http-simulator.js';
+
+/** The API version this simulator implements (the seed page leaves it out; Alibaba's API reference names it). */
+const API_VERSION = '2019-01-03';
 
 /** One element of `Items`, field by field as DescribeDataMaskingRunHistory documents it. */
 export interface SddpMaskingRun {
@@ -76,7 +78,7 @@ export class SddpSimulator extends AliyunSimulatedApi {
     this.#limit = options.limitPerSecond ?? 10;
     this.#toleranceMs = options.throttleToleranceMs ?? 50;
     this.#maxPageSize = options.maxPageSize ?? 100;
-    this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.sddp, { DescribeDataMaskingRunHistory: (call) => this.#describe(call) }, options);
+    this.rpc = new AliyunRpcSimulator(API_VERSION, { DescribeDataMaskingRunHistory: (call) => this.#describe(call) }, options);
   }
 
   /** Adds one execution record; missing fields get plausible values, `Id` the next free one. */

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { ALIYUN_API_VERSIONS } from '../providers/aliyun/endpoints.js';
 import { AliyunRpcSimulator, aliyunError, aliyunOk, intParam, type AliyunActionCall, type AliyunSimulatorOptions } from './aliyun-rpc.js';
 import { AliyunSimulatedApi } from './aliyun-simulated-api.js';
 import type { SimResponse } from './http-simulator.js';
+
+/** The API version this simulator implements (the seed page leaves it out; Alibaba's API reference names it). */
+const API_VERSION = '2019-06-01';
 
 /** One entry of `ExecutionLogs`, as the OOS doc lists its fields. */
 export interface OosExecutionLog {
@@ -49,7 +51,7 @@ export class OosSimulator extends AliyunSimulatedApi {
   constructor(options: OosSimulatorOptions = {}) {
     super();
     this.#regionId = options.regionId ?? 'cn-hangzhou';
-    this.rpc = new AliyunRpcSimulator(ALIYUN_API_VERSIONS.oos, { ListExecutionLogs: (call) => this.#list(call) }, options);
+    this.rpc = new AliyunRpcSimulator(API_VERSION, { ListExecutionLogs: (call) => this.#list(call) }, options);
   }
 
   /** Creates an execution with no log entries yet. */

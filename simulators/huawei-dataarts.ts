@@ -1,4 +1,4 @@
-import { dataArtsRecordId } from '../providers/huawei-dataarts-accesslog.js';
+import { createHash } from 'node:crypto';
 import { HttpSimulator, type SimRequest, type SimResponse } from './http-simulator.js';
 import { huaweiErrorResponse, huaweiRequestId, renderHuaweiError, verifyHuaweiAuth, type HuaweiSimAuth } from './huawei-auth.js';
 import { SimulatedApi } from './simulated-api.js';
@@ -136,7 +136,7 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
     const isApi = options.isApi !== false;
     const context = { projectId: this.#options.projectId, instanceId: this.#options.instanceId, isApi };
     return this.#ordered(isApi)
-      .map((record) => ({ id: dataArtsRecordId(record, record), context: { ...context }, record }))
+      .map((record) => ({ id: accessLogId(record), context: { ...context }, record }))
       .sort((a, b) => {
         const ta = (a.record as InstanceAccessLog).access_time;
         const tb = (b.record as InstanceAccessLog).access_time;
@@ -215,4 +215,16 @@ function shuffle<T>(list: T[], random: () => number): void {
     const j = Math.floor(random() * (i + 1));
     [list[i], list[j]] = [list[j]!, list[i]!];
   }
+}
+
+/**
+ * The archive id of an access log, as the archive format fixes it: `<id>:<request_id>`, or, for a
+ * log carrying neither, `sha256:` and the hex SHA-256 of its JSON. Computed here, not taken from
+ * the archiver, so an id change that would break existing archives fails the tests.
+ */
+function accessLogId(record: Partial<InstanceAccessLog>): string {
+  const id = record.id ?? '';
+  const requestId = record.request_id ?? '';
+  if (id || requestId) return `${id}:${requestId}`;
+  return `sha256:${createHash('sha256').update(JSON.stringify(record)).digest('hex')}`;
 }

@@ -1,4 +1,4 @@
-import type { FaultInjector } from './faults.js';
+import type { FaultControl } from './http-types.js';
 import type { HttpSimulator } from './http-simulator.js';
 
 /**
@@ -18,7 +18,7 @@ export abstract class SimulatedApi {
     return this.http.url;
   }
 
-  get faults(): FaultInjector {
+  get faults(): FaultControl {
     return this.http.faults;
   }
 

@@ -1,8 +1,8 @@
-import { HttpClient, type RetryPolicy } from '../http/index.js';
-import { silentLogger, type Logger } from '../observability/index.js';
-import { providerContext, readPages, type ReadPage } from '../providers/index.js';
-import type { Provider, ProviderContext, ProviderRecord, ProviderServices, SourceSpec } from '../providers/provider.js';
-import { LocalRateLimiter, type RateLimiter } from '../ratelimit/index.js';
+import { HttpClient, type RetryPolicy } from '../../src/http/index.js';
+import { silentLogger, type Logger } from '../../src/observability/index.js';
+import { providerContext, readPages, type ReadPage } from '../../src/providers/index.js';
+import type { Provider, ProviderContext, ProviderRecord, ProviderServices, SourceSpec } from '../../src/providers/provider.js';
+import { LocalRateLimiter, type RateLimiter } from '../../src/ratelimit/index.js';
 
 /**
  * Drives a provider against a simulator without the drain pipeline: what tests and the bench
