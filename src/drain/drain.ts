@@ -6,7 +6,7 @@ import { failpoint } from '../failpoints.js';
 import type { HttpClient, RetryPolicy } from '../http/index.js';
 import type { LeaseManager } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
-import { getProvider, providerContext, readPages, type ReadPage } from '../providers/index.js';
+import { getProvider, providerContext, readPages, type Provider, type ReadPage } from '../providers/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
 import { renderEnvelopes } from './envelope.js';
 import { BatchSpool } from './spool.js';
@@ -25,6 +25,8 @@ export interface DrainDeps {
   /** Backoff for provider calls. */
   providerRetry: RetryPolicy;
   now?: () => number;
+  /** Providers by id. @defaultValue the registry's (a test brings its own fake) */
+  providers?: ReadonlyMap<string, Provider<unknown, unknown, unknown>>;
 }
 
 export interface DrainSignals {
@@ -82,7 +84,7 @@ export class DrainFailedError extends ArchiverError {
 export async function drainSource(deps: DrainDeps, source: SourceConfig, signals: DrainSignals = {}): Promise<DrainResult> {
   const started = Date.now();
   const now = deps.now ?? Date.now;
-  const provider = getProvider(source.provider);
+  const provider = deps.providers?.get(source.provider) ?? getProvider(source.provider);
   const log = deps.logger.child({ source: source.id });
   const lease = await deps.leases.acquire(source.id);
   // `fencingToken`, not `token`: the logger redacts `token` (IAM tokens are secrets), and a fencing
