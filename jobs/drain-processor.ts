@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { SourceConfig } from '../src/config/index.js';
 import { runSource, type DrainDeps, type DrainSignals } from '../src/drain/index.js';
 import { ArchiverError } from '../src/errors/index.js';
-import type { ArchiverMetrics } from '../src/observability/index.js';
+import type { ArchiverMetrics } from './metrics.js';
 import type { DrainJobData } from './queue.js';
 
 /** What a drain job returns (kept in BullMQ for inspection). */

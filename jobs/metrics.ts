@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RunOutcome } from '../drain/index.js';
+import type { RunOutcome } from '../src/drain/index.js';
 
 /** The worker's Prometheus metrics, one registry per process; the worker's HTTP server serves it. */
 export class ArchiverMetrics {

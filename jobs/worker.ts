@@ -1,7 +1,8 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ArchiverConfig } from '../src/config/index.js';
-import { ArchiverMetrics, type Logger } from '../src/observability/index.js';
+import type { Logger } from '../src/observability/index.js';
+import { ArchiverMetrics } from './metrics.js';
 import { openRuntime } from '../src/runtime.js';
 import { onShutdownSignals } from '../src/shutdown.js';
 import { createDrainProcessor, type DrainJobResult } from './drain-processor.js';

@@ -1,2 +1,1 @@
 export { createLogger, silentLogger, REDACTED_PATHS, type Logger, type LoggerOptions } from './logger.js';
-export { ArchiverMetrics } from './metrics.js';
