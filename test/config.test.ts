@@ -15,7 +15,7 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 }
 
 describe('config', () => {
-  it('accepts the DESIGN.md example with ${VAR} and ${VAR:-default} interpolation, applying defaults', () => {
+  it('accepts the documented example config with ${VAR} and ${VAR:-default} interpolation, applying defaults', () => {
     const config = parseConfig(
       `
 redis:

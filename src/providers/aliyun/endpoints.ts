@@ -1,4 +1,4 @@
-/** API versions the seed pages leave out (DESIGN.md "Facts the seed pages leave out"). */
+/** API versions of the products, which the seed pages leave out (see docs/architecture.md, "Clouds"). */
 export const ALIYUN_API_VERSIONS = {
   dataworks: '2024-05-18',
   sddp: '2019-01-03',
