@@ -5,6 +5,7 @@ import { printError, processOutput } from './commands/output.js';
 import { routeToLogger } from './commands/route-to-logger.js';
 import { runOnce } from './commands/run-once.js';
 import { status } from './commands/status.js';
+import { validate } from './commands/validate.js';
 import { verify } from './commands/verify.js';
 import { demo } from './commands/demo.js';
 import { loadConfig } from './config/index.js';
@@ -73,6 +74,17 @@ async function main(argv: string[]): Promise<{ code: number; logger: Logger | un
     .option('--json', 'machine-readable output')
     .action(async (options: { config: string; json?: boolean }) => {
       code = await verify(options, output, logger);
+    });
+
+  program
+    .command('validate')
+    .description(
+      'check the config without touching the network: 0 valid, 2 every problem by path; --connect also tries Redis, storage and each source (1 refused, 3 unreachable)',
+    )
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .option('--connect', 'also connect to Redis, storage and every source API (read-only)')
+    .action(async (options: { config: string; connect?: boolean }) => {
+      code = await validate(options, output, logger);
     });
 
   program

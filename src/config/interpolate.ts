@@ -11,7 +11,15 @@ export interface InterpolateOptions {
   /** Directory that relative `${file:PATH}` paths start from (the config file's). @defaultValue process.cwd() */
   baseDir?: string;
   path?: string[];
+  /**
+   * Collects the paths (`worker.metricsPort`) of strings that were one reference and nothing else
+   * (`${METRICS_PORT:-9464}`): the schema may read those as a number or a boolean.
+   */
+  wholeValues?: Set<string>;
 }
+
+/** A whole-string reference: its value may take the type the schema expects (number, boolean). */
+const WHOLE = /^\$\{(?:file:[^}]+|[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?)\}$/;
 
 /**
  * Replaces `${VAR}`, `${VAR:-default}` and `${file:PATH}` in every string of a parsed YAML tree.
@@ -22,6 +30,7 @@ export interface InterpolateOptions {
 export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], options: InterpolateOptions = {}): unknown {
   const path = options.path ?? [];
   if (typeof value === 'string') {
+    if (WHOLE.test(value)) options.wholeValues?.add(formatPath(path));
     return value.replace(PATTERN, (_match, file: string | undefined, name: string | undefined, fallback: string | undefined) => {
       if (file !== undefined) return readSecretFile(file, options.baseDir ?? process.cwd(), path, issues);
       const found = env[name!];

@@ -47,18 +47,77 @@ export function parseConfig(
       document.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.message })),
     );
   }
-  const issues: ConfigIssue[] = [];
-  const raw = interpolateEnv(document.toJS(), env, issues, { baseDir });
-  const config = validate(raw, env, issues);
+  const found: ConfigIssue[] = [];
+  const wholeValues = new Set<string>();
+  const raw = interpolateEnv(document.toJS(), env, found, { baseDir, wholeValues });
+  const interpolated = found.length;
+  const unresolved = new Set(found.map((i) => i.path));
+  const config = validate(raw, env, found, wholeValues);
+  // Every problem once: a field whose variable or file is missing is reported for that alone,
+  // not again for the empty value it was left with.
+  const seen = new Set<string>();
+  const issues = found.filter((issue, index) => {
+    const key = `${issue.path}\u0000${issue.message}`;
+    if (seen.has(key) || (index >= interpolated && unresolved.has(issue.path))) return false;
+    seen.add(key);
+    return true;
+  });
   if (issues.length > 0 || !config) {
     throw new ConfigError(`${origin} has ${issues.length} problem${issues.length === 1 ? '' : 's'}`, issues);
   }
   return config;
 }
 
-function pushZod(issues: ConfigIssue[], error: z.ZodError, base: (string | number)[]): void {
+/**
+ * `schema.safeParse(value)`, where a whole-string `${VAR}` value becomes the number or boolean the
+ * schema expects (`metricsPort: ${METRICS_PORT:-9464}`); a value written in the file keeps its
+ * YAML type, and a quoted secret that happens to look like a number stays a string where a
+ * string is expected.
+ */
+function parseTyped<T>(
+  typed: ReadonlySet<string>,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  value: unknown,
+  base: (string | number)[],
+): z.SafeParseReturnType<unknown, T> {
+  let result = schema.safeParse(value);
+  for (let round = 0; round < 3 && !result.success; round += 1) {
+    let changed = false;
+    for (const issue of result.error.issues) {
+      if (issue.code !== z.ZodIssueCode.invalid_type || issue.received !== 'string') continue;
+      if (!typed.has(formatPath([...base, ...issue.path]))) continue;
+      changed = coerceAt(value, issue.path, issue.expected) || changed;
+    }
+    if (!changed) break;
+    result = schema.safeParse(value);
+  }
+  return result;
+}
+
+/** Replaces the string at `path` inside `root` by the number or boolean it spells; false when it spells none. */
+function coerceAt(root: unknown, path: (string | number)[], expected: string): boolean {
+  if (path.length === 0) return false;
+  let holder = root as Record<string | number, unknown>;
+  for (const part of path.slice(0, -1)) holder = holder[part] as Record<string | number, unknown>;
+  const key = path[path.length - 1]!;
+  const text = holder[key];
+  if (typeof text !== 'string') return false;
+  if ((expected === 'number' || expected === 'integer') && /^-?\d+(\.\d+)?$/.test(text.trim())) {
+    holder[key] = Number(text.trim());
+    return true;
+  }
+  if (expected === 'boolean' && (text === 'true' || text === 'false')) {
+    holder[key] = text === 'true';
+    return true;
+  }
+  return false;
+}
+
+function pushZod(issues: ConfigIssue[], error: z.ZodError, base: (string | number)[], typed: ReadonlySet<string>): void {
   for (const issue of error.issues) {
-    issues.push({ path: formatPath([...base, ...issue.path]), message: describeIssue(issue) });
+    const path = formatPath([...base, ...issue.path]);
+    const fromEnv = issue.code === z.ZodIssueCode.invalid_type && issue.received === 'string' && typed.has(path);
+    issues.push({ path, message: fromEnv ? `${describeIssue(issue)} (the substituted value is not one)` : describeIssue(issue) });
   }
 }
 
@@ -77,21 +136,21 @@ function describeIssue(issue: z.ZodIssue): string {
   return issue.message;
 }
 
-function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): ArchiverConfig | undefined {
-  const top = topSchema.safeParse(raw ?? {});
+function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], typed: ReadonlySet<string>): ArchiverConfig | undefined {
+  const top = parseTyped(typed, topSchema, raw ?? {}, []);
   if (!top.success) {
-    pushZod(issues, top.error, []);
+    pushZod(issues, top.error, [], typed);
   }
-  const storage = storageConfigSchema.safeParse((raw as { storage?: unknown } | null)?.storage);
-  if (!storage.success) pushZod(issues, storage.error, ['storage']);
+  const storage = parseTyped(typed, storageConfigSchema, (raw as { storage?: unknown } | null)?.storage, ['storage']);
+  if (!storage.success) pushZod(issues, storage.error, ['storage'], typed);
   const rawSources = Array.isArray((raw as { sources?: unknown } | null)?.sources) ? (raw as { sources: unknown[] }).sources : [];
   const sources: SourceConfig[] = [];
   const seen = new Map<string, number>();
   const httpTimeout = top.success ? top.data.http.timeout : 30_000;
   rawSources.forEach((candidate, index) => {
     // Every check runs even when an earlier one failed, so one pass lists every problem.
-    const base = sourceBaseSchema.safeParse(candidate);
-    if (!base.success) pushZod(issues, base.error, ['sources', index]);
+    const base = parseTyped(typed, sourceBaseSchema, candidate, ['sources', index]);
+    if (!base.success) pushZod(issues, base.error, ['sources', index], typed);
     const raw = (candidate ?? {}) as Record<string, unknown>;
     const id = typeof raw.id === 'string' ? raw.id : undefined;
     if (id !== undefined) {
@@ -110,8 +169,8 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
       });
     }
     if (!provider) return;
-    const params = provider.paramsSchema.safeParse(raw.params ?? {});
-    if (!params.success) pushZod(issues, params.error, ['sources', index, 'params']);
+    const params = parseTyped(typed, provider.paramsSchema, raw.params ?? {}, ['sources', index, 'params']);
+    if (!params.success) pushZod(issues, params.error, ['sources', index, 'params'], typed);
     const fromEnv = raw.credentials === undefined ? provider.cloud.credentialsFromEnv(env) : undefined;
     const credentials = provider.cloud.credentialsSchema.safeParse(raw.credentials ?? fromEnv);
     if (!credentials.success) {
@@ -121,7 +180,7 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[]): 
           message: `required: set credentials, or ${provider.cloud.credentialsEnvHint} in the environment`,
         });
       } else {
-        pushZod(issues, credentials.error, ['sources', index, 'credentials']);
+        pushZod(issues, credentials.error, ['sources', index, 'credentials'], typed);
       }
     }
     if (!base.success || !params.success || !credentials.success) return;
