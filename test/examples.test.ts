@@ -2,18 +2,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
+import { EXAMPLE_ENV } from './helpers/example-env.js';
 
 const EXAMPLES = join(import.meta.dirname, '..', 'examples');
-
-/** What an operator would set, as each example's header says (values made up, never used). */
-export const EXAMPLE_ENV: NodeJS.ProcessEnv = {
-  ARCHIVE_BUCKET: 'compliance-logs',
-  ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAI-example-id',
-  ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'example-secret',
-  HUAWEICLOUD_SDK_AK: 'example-ak',
-  HUAWEICLOUD_SDK_SK: 'example-sk',
-  LOG_ARCHIVER_MANIFEST_KEY: 'example-hmac-key',
-};
 
 describe('examples/', () => {
   const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml'));
