@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_CODES, EXIT_USAGE, exitCodeForError } from './commands/exit-codes.js';
+import { exportRecords } from './commands/export.js';
 import { printError, processOutput } from './commands/output.js';
 import { routeToLogger } from './commands/route-to-logger.js';
 import { runOnce } from './commands/run-once.js';
@@ -88,6 +89,18 @@ async function main(argv: string[]): Promise<{ code: number; logger: Logger | un
     });
 
   program
+    .command('export')
+    .description('stream the archived records of a source as NDJSON, each object checked against its manifest: 0 done, 1 damage found')
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .requiredOption('-s, --source <id>', 'the source to export')
+    .option('--since <time>', 'records fetched at or after this ISO-8601 time or date')
+    .option('--until <time>', 'records fetched before this ISO-8601 time or date')
+    .option('--records', 'print each provider record alone instead of the whole envelope')
+    .action(async (options: { config: string; source: string; since?: string; until?: string; records?: boolean }) => {
+      code = await exportRecords(options, output, logger);
+    });
+
+  program
     .command('demo')
     .description('start local simulators of the five provider APIs and archive them into ./demo-archive')
     .option('-d, --dir <dir>', 'archive directory', './demo-archive')
@@ -108,6 +121,8 @@ async function main(argv: string[]): Promise<{ code: number; logger: Logger | un
 }
 
 const { code: exitCode, logger } = await main(process.argv);
-// Exit explicitly once logs are flushed: a half-closed socket must not keep a cron job alive.
+// Exit explicitly once stdout and the logs are flushed: a half-closed socket must not keep a cron
+// job alive, and an exit must not cut off the end of an export written to a pipe.
+await new Promise<void>((resolve) => (processOutput.closed ? resolve() : process.stdout.write('', () => resolve())));
 if (logger) logger.flush(() => process.exit(exitCode));
 else process.exit(exitCode);

@@ -50,7 +50,7 @@ describe('batch spool', () => {
     expect(existsSync(dead)).toBe(false);
   });
 
-  it('defaults to a private directory per user, honours LOG_ARCHIVER_SPOOL_DIR, and refuses one another user owns', async () => {
+  it('defaults to a private directory per user, refuses a default another user made, honours LOG_ARCHIVER_SPOOL_DIR', async () => {
     const tmp = join(dir, 'tmp');
     mkdirSync(tmp, { recursive: true });
     const uid = process.getuid!();
@@ -60,11 +60,20 @@ describe('batch spool', () => {
     const chosen = join(dir, 'chosen');
     expect(await resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: chosen })).toBe(chosen);
     if (uid === 0) {
-      const foreign = join(dir, 'foreign');
-      mkdirSync(foreign);
-      chownSync(foreign, 12345, 12345);
-      await expect(resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: foreign })).rejects.toThrow(ConfigError);
-      await expect(resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: foreign })).rejects.toThrow(/belongs to another user \(uid 12345\)/);
+      // Someone else got to the default's predictable name first: not used.
+      const squatted = join(dir, 'tmp2');
+      mkdirSync(join(squatted, 'log-archiver-0'), { recursive: true });
+      chownSync(join(squatted, 'log-archiver-0'), 12345, 12345);
+      await expect(resolveSpoolDir({ TMPDIR: squatted })).rejects.toThrow(ConfigError);
+      await expect(resolveSpoolDir({ TMPDIR: squatted })).rejects.toThrow(/belongs to another user \(uid 12345\)/);
+      // A chosen directory may be a mount owned by someone else: it only has to be a directory.
+      const mount = join(dir, 'mount');
+      mkdirSync(mount);
+      chownSync(mount, 12345, 12345);
+      expect(await resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: mount })).toBe(mount);
     }
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(resolveSpoolDir({ LOG_ARCHIVER_SPOOL_DIR: file })).rejects.toThrow(ConfigError);
   });
 });

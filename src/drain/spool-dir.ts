@@ -1,13 +1,14 @@
-import { lstat, mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.js';
 
 /**
  * The directory batches are spooled in: `LOG_ARCHIVER_SPOOL_DIR`, or by default
- * `<tmpdir>/log-archiver-<uid>/spool`, private to the user (mode 0700). Files in it are named by
- * process id, so processes of one user share it without touching each other's files; a
- * directory another user owns is refused rather than written into.
+ * `<tmpdir>/log-archiver-<uid>/spool`, private to the user (mode 0700; refused when another user
+ * made it first). Files in it are named by process id, so processes share a directory without
+ * touching each other's files, and the sweep removes only this user's.
  */
 export async function resolveSpoolDir(env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const configured = env.LOG_ARCHIVER_SPOOL_DIR;
@@ -19,7 +20,18 @@ export async function resolveSpoolDir(env: NodeJS.ProcessEnv = process.env): Pro
   } catch (cause) {
     throw spoolProblem(dir, `cannot create it (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, cause);
   }
-  for (const path of configured ? [dir] : [base, dir]) {
+  if (configured) {
+    // A chosen directory may be shared or a mount (an emptyDir owned by root): it must only be
+    // writable; the sweep never touches another user's files in it.
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw spoolProblem(dir, 'is not a directory');
+    await access(dir, constants.W_OK).catch((cause: unknown) => {
+      throw spoolProblem(dir, 'is not writable by this user', cause);
+    });
+    return dir;
+  }
+  // The default's name is predictable in a shared /tmp: use it only if this user made it.
+  for (const path of [base, dir]) {
     const info = await lstat(path);
     if (!info.isDirectory()) throw spoolProblem(path, 'is not a directory (a symlink or a file is refused)');
     if (uid !== undefined && info.uid !== uid) throw spoolProblem(path, `belongs to another user (uid ${info.uid}); it is not used`);
