@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataWorksSimulator } from '../src/simulators/aliyun-dataworks.js';
+import { DataWorksSimulator } from '../simulators/index.js';
 import { runCli } from './helpers/cli.js';
 import { freePort } from './helpers/free-port.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
