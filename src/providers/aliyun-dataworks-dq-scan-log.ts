@@ -1,7 +1,10 @@
 import { z } from 'zod';
-import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials, type AliyunProduct } from './aliyun/index.js';
 import { readStreams, type StreamPage } from './kit/index.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
+
+/** DataWorks OpenAPI, version 2024-05-18. */
+const PRODUCT: AliyunProduct = { code: 'dataworks', version: '2024-05-18' };
 
 /** Default cap on one line held in memory: far above any sane log line, far below a worker's memory. */
 const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
@@ -70,7 +73,7 @@ export const aliyunDataWorksDqScanLog: Provider<DataWorksDqScanLogParams, DataWo
   cloud: aliyunCloud,
   paramsSchema,
   checkpointSchema,
-  defaultEndpoint: (params) => aliyunEndpoint('dataworks', params.regionId),
+  defaultEndpoint: (params) => aliyunEndpoint(PRODUCT, params.regionId),
   initialCheckpoint: (params) => ({ offsets: Object.fromEntries(params.runIds.map((id) => [String(id), 0])) }),
   pages: (source, from, context) => readRuns(source, from, context),
   summarize: (checkpoint) => {
@@ -85,7 +88,7 @@ function readRuns(
   from: DataWorksDqScanLogCheckpoint,
   context: ProviderContext,
 ): AsyncIterable<ProviderPage<DataWorksDqScanLogCheckpoint>> {
-  const client = aliyunClientForSource(source, context, 'dataworks');
+  const client = aliyunClientForSource(source, context, PRODUCT);
   const { maxLineBytes } = source.params;
 
   /** One run's lines from `offset` (the start of its first unarchived line); the cursor is that offset. */

@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { ProviderValidationError } from '../errors/index.js';
-import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials, type AliyunProduct } from './aliyun/index.js';
 import { readStreams, type StreamPage } from './kit/index.js';
 import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
+
+/** OOS OpenAPI, version 2019-06-01. */
+const PRODUCT: AliyunProduct = { code: 'oos', version: '2019-06-01' };
 
 const paramsSchema = z
   .object({
@@ -86,7 +89,7 @@ export const aliyunOosExecutionLogs: Provider<OosExecutionLogsParams, OosExecuti
   cloud: aliyunCloud,
   paramsSchema,
   checkpointSchema,
-  defaultEndpoint: (params) => aliyunEndpoint('oos', params.regionId),
+  defaultEndpoint: (params) => aliyunEndpoint(PRODUCT, params.regionId),
   initialCheckpoint: (params) => ({
     executions: Object.fromEntries(params.executionIds.map((id) => [id, { archived: 0, tokenIndex: 0 }])),
   }),
@@ -104,7 +107,7 @@ function readExecutions(
   context: ProviderContext,
 ): AsyncIterable<ProviderPage<OosExecutionLogsCheckpoint>> {
   const { params } = source;
-  const client = aliyunClientForSource(source, context, 'oos');
+  const client = aliyunClientForSource(source, context, PRODUCT);
 
   /** One execution's entries after the `archived` ones, a page per call. */
   async function* readExecution(executionId: string, start: ExecutionState): AsyncGenerator<StreamPage<ExecutionState>> {

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials } from './aliyun/index.js';
+import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials, type AliyunProduct } from './aliyun/index.js';
 import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
+
+/** Data Security Center (product `Sddp`) OpenAPI, version 2019-01-03. */
+const PRODUCT: AliyunProduct = { code: 'sddp', version: '2019-01-03' };
 
 /** Calls per second per account the API accepts (seed doc, "QPS limits"). */
 export const SDDP_CALLS_PER_SECOND = 10;
@@ -136,7 +139,7 @@ export const aliyunSddpMaskingHistory: Provider<SddpMaskingHistoryParams, SddpMa
   cloud: aliyunCloud,
   paramsSchema,
   checkpointSchema,
-  defaultEndpoint: (params) => aliyunEndpoint('sddp', params.regionId ?? SDDP_DEFAULT_REGION),
+  defaultEndpoint: (params) => aliyunEndpoint(PRODUCT, params.regionId ?? SDDP_DEFAULT_REGION),
   initialCheckpoint: (params) => ({ windowStart: startMs(params.startTime), pending: [] }),
   pages: (source, from, context) => readWindows(source, from, context),
   summarize,
@@ -162,7 +165,7 @@ async function* readWindows(
 ): AsyncGenerator<ProviderPage<SddpMaskingHistoryCheckpoint>> {
   const { params } = source;
   const key = sddpRateLimitKey(source.credentials.accessKeyId);
-  const client = aliyunClientForSource(source, context, 'sddp', () =>
+  const client = aliyunClientForSource(source, context, PRODUCT, () =>
     context.rateLimiter.acquire(key, SDDP_CALLS_PER_SECOND, context.signal),
   );
   const windowMs = params.windowSeconds * 1000;

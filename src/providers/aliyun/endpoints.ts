@@ -1,14 +1,16 @@
-/** API versions of the products, which the seed pages leave out (see docs/architecture.md, "Clouds"). */
-export const ALIYUN_API_VERSIONS = {
-  dataworks: '2024-05-18',
-  sddp: '2019-01-03',
-  oos: '2019-06-01',
-} as const;
-
-export type AliyunProduct = keyof typeof ALIYUN_API_VERSIONS;
+/**
+ * An Alibaba Cloud product as its provider file names it: the endpoint prefix and the OpenAPI
+ * version it is called with (the seed pages leave the versions out; see docs/architecture.md).
+ */
+export interface AliyunProduct {
+  /** Endpoint prefix: `oos` in `oos.cn-hangzhou.aliyuncs.com`. */
+  code: string;
+  /** API version of the product (`2019-06-01`). */
+  version: string;
+}
 
 /** Default public endpoint of a product in a region (`https://oos.cn-hangzhou.aliyuncs.com`). */
 export function aliyunEndpoint(product: AliyunProduct, regionId: string | undefined): string | undefined {
   if (!regionId) return undefined;
-  return `https://${product}.${regionId}.aliyuncs.com`;
+  return `https://${product.code}.${regionId}.aliyuncs.com`;
 }

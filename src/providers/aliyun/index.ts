@@ -1,7 +1,7 @@
 export { AliyunRpcClient, type AliyunRpcClientOptions, type AliyunCallResult, type AliyunParamValue } from './client.js';
 export { aliyunCloud } from './cloud.js';
 export { aliyunCredentialsSchema, type AliyunCredentials } from './credentials.js';
-export { ALIYUN_API_VERSIONS, aliyunEndpoint, type AliyunProduct } from './endpoints.js';
+export { aliyunEndpoint, type AliyunProduct } from './endpoints.js';
 export { mapAliyunError, retryAfterFromHeaders, aliyunErrorBodySchema, aliyunDialect, type AliyunErrorBody } from './error-mapping.js';
 export {
   signRpcRequest,

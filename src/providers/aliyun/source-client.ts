@@ -2,7 +2,7 @@ import { clientOptions } from '../kit/index.js';
 import type { ProviderContext, SourceSpec } from '../provider.js';
 import { AliyunRpcClient } from './client.js';
 import type { AliyunCredentials } from './credentials.js';
-import { ALIYUN_API_VERSIONS, type AliyunProduct } from './endpoints.js';
+import type { AliyunProduct } from './endpoints.js';
 
 /** The RPC client one drain of an Alibaba source uses (`beforeAttempt`: e.g. a shared quota). */
 export function aliyunClientForSource<P>(
@@ -15,7 +15,7 @@ export function aliyunClientForSource<P>(
     ...clientOptions(source, context),
     endpoint: source.endpoint,
     credentials: source.credentials,
-    version: ALIYUN_API_VERSIONS[product],
+    version: product.version,
     beforeAttempt,
   });
 }

@@ -1,5 +1,5 @@
-/** Huawei Cloud services this archiver calls, by their endpoint prefix. */
-export type HuaweiService = 'dayu' | 'dws';
+/** A Huawei Cloud service by its endpoint prefix (`dayu`, `dws`), as its provider file names it. */
+export type HuaweiService = string;
 
 /** Public endpoint of a service in a region: `https://dayu.cn-north-4.myhuaweicloud.com`. */
 export function huaweiEndpoint(service: HuaweiService, region: string): string {
