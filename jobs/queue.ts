@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/index.js';
 
 /** Name of the one queue every drain job goes through; `redis.prefix` namespaces it. */
 export const DRAIN_QUEUE = 'drain';
@@ -10,6 +10,6 @@ export interface DrainJobData {
 }
 
 /** Opens the drain queue on `connection` (BullMQ needs `maxRetriesPerRequest: null`); `prefix` is RedisKeys.bullmqPrefix. */
-export function createDrainQueue(connection: Redis, prefix: string): Queue<DrainJobData> {
+export function createDrainQueue(connection: RedisClient, prefix: string): Queue<DrainJobData> {
   return new Queue<DrainJobData>(DRAIN_QUEUE, { connection, prefix });
 }

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/index.js';
 import type { SourceConfig } from '../src/config/index.js';
 import type { Logger } from '../src/observability/index.js';
 import { createDrainQueue, type DrainJobData } from './queue.js';
@@ -43,7 +43,7 @@ export async function syncSchedulers(queue: Queue<DrainJobData>, sources: readon
 }
 
 /** When each source's job scheduler fires next (ms), as the workers' Redis holds it; `prefix` is RedisKeys.bullmqPrefix. */
-export async function schedulerNextRuns(connection: Redis, prefix: string): Promise<Map<string, number>> {
+export async function schedulerNextRuns(connection: RedisClient, prefix: string): Promise<Map<string, number>> {
   const queue = createDrainQueue(connection, prefix);
   try {
     const next = new Map<string, number>();

@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { ArchiverConfig } from '../src/config/index.js';
 import type { Logger } from '../src/observability/index.js';
+import { createRedisClient, type RedisClient } from '../src/redis/index.js';
 import { ArchiverMetrics } from './metrics.js';
 import { openRuntime } from '../src/runtime.js';
 import { onShutdownSignals } from '../src/shutdown.js';
@@ -21,15 +21,11 @@ const RESYNC_MS = 30_000;
  */
 export async function runWorker(config: ArchiverConfig, logger: Logger): Promise<void> {
   const runtime = await openRuntime(config, { logger, needRedis: true });
-  const url = config.redis!.url;
   const prefix = runtime.keys!.bullmqPrefix;
   await warnOnEvictionPolicy(runtime.redis!, logger);
   // BullMQ blocks on its own connections and requires maxRetriesPerRequest: null on them.
-  const queueConnection = new Redis(url, { maxRetriesPerRequest: null });
-  const workerConnection = new Redis(url, { maxRetriesPerRequest: null });
-  for (const connection of [queueConnection, workerConnection]) {
-    connection.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis connection error'));
-  }
+  const queueConnection = createRedisClient(config.redis!, { role: 'bullmq', logger, lazyConnect: false });
+  const workerConnection = createRedisClient(config.redis!, { role: 'bullmq', logger, lazyConnect: false });
   const queue = createDrainQueue(queueConnection, prefix);
   const stop = new AbortController();
   const abort = new AbortController();
@@ -123,7 +119,7 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   logger.info('worker stopped');
 }
 
-async function warnOnEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
+async function warnOnEvictionPolicy(redis: RedisClient, logger: Logger): Promise<void> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];

@@ -1,14 +1,13 @@
-import { Redis } from 'ioredis';
 import { ManifestLedger } from './archive/index.js';
 import { FileCheckpointStore, RedisCheckpointStore, type CheckpointStore } from './checkpoints/index.js';
-import { redactUrl, type ArchiverConfig } from './config/index.js';
+import type { ArchiverConfig } from './config/index.js';
 import { BatchSpool, resolveSpoolDir, type DrainDeps } from './drain/index.js';
 import { DependencyUnavailableError } from './errors/index.js';
 import { HttpClient, defaultRetryPolicy } from './http/index.js';
 import { FileLeaseManager, RedisLeaseManager, type LeaseManager } from './leases/index.js';
 import type { Logger } from './observability/index.js';
 import { LocalRateLimiter, RedisRateLimiter, type RateLimiter } from './ratelimit/index.js';
-import { RedisKeys, adoptLegacyKeys } from './redis/index.js';
+import { RedisKeys, adoptLegacyKeys, createRedisClient, describeRedis, leaseReplicas, type RedisClient } from './redis/index.js';
 import { createObjectStore, type ObjectStore } from './storage/index.js';
 import { VERSION } from './version.js';
 
@@ -17,7 +16,7 @@ export interface Runtime {
   config: ArchiverConfig;
   deps: DrainDeps;
   store: ObjectStore;
-  redis: Redis | undefined;
+  redis: RedisClient | undefined;
   /** The deployment's Redis keys (`redis.prefix`, hash-tagged); undefined without redis. */
   keys: RedisKeys | undefined;
   close(): Promise<void>;
@@ -35,22 +34,21 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
   // Before anything is opened: a spool directory that cannot be used is a setup error (exit 2).
   const spoolDir = await resolveSpoolDir();
   const useRedis = options.needRedis || config.checkpoints.kind === 'redis';
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const keys = config.redis ? new RedisKeys(config.redis.prefix) : undefined;
   if (useRedis) {
     if (!config.redis) throw new Error('redis is not configured');
-    redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: true });
+    redis = createRedisClient(config.redis, { role: 'commands', logger });
     let firstError: Error | undefined;
     redis.on('error', (error: Error) => {
       firstError ??= error;
-      logger.warn({ err: { message: error.message } }, 'redis connection error');
     });
     try {
       await redis.connect();
     } catch (cause) {
       redis.disconnect();
       // ioredis rejects with "Connection is closed."; the first socket error says why.
-      throw new DependencyUnavailableError('redis', redactUrl(config.redis.url), firstError ?? cause);
+      throw new DependencyUnavailableError('redis', describeRedis(config.redis), firstError ?? cause);
     }
     await adoptLegacyKeys(
       redis,
@@ -65,7 +63,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
       ? new RedisCheckpointStore(redis, keys!)
       : new FileCheckpointStore(config.checkpoints.path);
   const leases: LeaseManager = redis
-    ? new RedisLeaseManager(redis, { keys: keys!, ttlMs: config.worker.leaseTtlMs, logger })
+    ? new RedisLeaseManager(redis, { keys: keys!, ttlMs: config.worker.leaseTtlMs, logger, replicaWait: leaseReplicas(config.redis!) })
     : new FileLeaseManager(config.checkpoints.path, { ttlMs: config.worker.leaseTtlMs, logger });
   const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis, keys!) : new LocalRateLimiter();
   const http = new HttpClient({ timeoutMs: config.http.timeoutMs, maxBodyBytes: config.http.maxBodyBytes });

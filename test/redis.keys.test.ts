@@ -19,6 +19,7 @@ describe('RedisKeys', () => {
     const ours = [
       keys.lease('dq-run-10001'),
       keys.fence(),
+      keys.leaseEpoch(),
       keys.state('dq-run-10001'),
       keys.status('dataservice-access'),
       keys.rateLimit('sddp:3f2a9c'),

@@ -1,4 +1,5 @@
 import type { Schedule } from './schema.js';
+import type { RedisConfig } from './redis-schema.js';
 import type { StorageConfig } from '../storage/index.js';
 
 /** A source after validation: provider-specific params and credentials checked by the provider. */
@@ -15,7 +16,7 @@ export interface SourceConfig {
 
 /** The whole validated config; every default applied. */
 export interface ArchiverConfig {
-  redis: { url: string; prefix: string } | undefined;
+  redis: RedisConfig | undefined;
   storage: StorageConfig;
   checkpoints: { kind: 'redis' | 'file'; path: string };
   batch: { maxRecords: number; maxBytes: number; gzipLevel: number };

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses `500ms`, `30s`, `5m`, `1h`, `1d` (or a number of ms) into ms; undefined when invalid. */
@@ -8,3 +10,13 @@ export function parseDuration(value: string | number): number | undefined {
   const ms = Number(match[1]) * UNITS[match[2]!]!;
   return ms > 0 ? Math.round(ms) : undefined;
 }
+
+/** A config duration (`30s`, `5m`, or ms), parsed into ms. */
+export const durationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a duration like 30s, 5m or 1h' });
+    return z.NEVER;
+  }
+  return ms;
+});

@@ -1,17 +1,8 @@
 import { z } from 'zod';
 import cronParser from 'cron-parser';
-import { parseDuration } from './duration.js';
+import { durationSchema as duration } from './duration.js';
 
 export const SOURCE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a duration like 30s, 5m or 1h' });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const schedule = z.union([
   z.object({ every: duration }).strict(),
@@ -44,15 +35,8 @@ export const sourceBaseSchema = z
   })
   .strict();
 
-export const redisSchema = z
-  .object({
-    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
-    prefix: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected letters, digits, _ . : -')
-      .default('log-archiver'),
-  })
-  .strict();
+/** The `redis` section; its own module, as storage's is. */
+export { redisConfigSchema as redisSchema } from './redis-schema.js';
 
 export const checkpointsSchema = z
   .object({

@@ -1,16 +1,37 @@
 import { LeaseBusyError, LeaseLostError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import type { RedisClient, RedisKeys } from '../redis/index.js';
+import { evalReplicated, type RedisClient, type RedisKeys, type ReplicaWait } from '../redis/index.js';
 import { formatToken, type Lease, type LeaseManager } from './lease.js';
 
 // A token is the larger of the incremented counter and Redis' own clock in microseconds, so
 // tokens keep growing when Redis loses its data (FLUSHALL, a restart without persistence) and
 // also when it comes back with an old counter (restart from an older RDB snapshot, a lagging
 // replica promoted): a new token is always larger than any token already in storage.
+//
+// KEYS[3] records which master's replication history the leases were written in (its
+// master_replid). When another master serves the data set (a Sentinel or Cluster failover), a
+// lease written to the old master that had not reached the promoted replica is gone while its
+// holder may still be draining; so after a change no lease is granted for ARGV[2] ms (a TTL and
+// a renewal interval: by then every such holder has found its lease gone, or given it up after
+// a TTL without renewal). Leases that did reach the new master are still held and renewed.
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local ok, info = pcall(redis.call, 'INFO', 'replication')
+local replid = ok and string.match(info, 'master_replid:(%w+)') or nil
+if replid then
+  local epoch = redis.call('HMGET', KEYS[3], 'replid', 'quietUntil')
+  local quietUntil = tonumber(epoch[2] or '0')
+  if epoch[1] and epoch[1] ~= replid then
+    quietUntil = clock + tonumber(ARGV[2]) * 1000
+    redis.call('HSET', KEYS[3], 'replid', replid, 'quietUntil', string.format('%d', quietUntil))
+  elseif not epoch[1] then
+    -- No record (a new deployment, or Redis lost its data): nothing to wait for that it knows of.
+    redis.call('HSET', KEYS[3], 'replid', replid, 'quietUntil', '0')
+  end
+  if quietUntil > clock then return { 'quiet', string.format('%d', math.ceil((quietUntil - clock) / 1000)) } end
+end
 local counter = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 if clock > counter then counter = clock end
 -- %d, not tostring: Lua would print a 16-digit token in exponent notation.
@@ -38,12 +59,35 @@ export interface RedisLeaseOptions {
   keys: RedisKeys;
   ttlMs: number;
   logger: Logger;
+  /**
+   * Replicas a new lease should reach (Redis WAIT) before its drain starts, so that a failover
+   * keeps it rather than abandoning the drain. @defaultValue none (standalone)
+   */
+  replicaWait?: ReplicaWait;
+}
+
+const NO_WAIT: ReplicaWait = { replicas: 0, timeoutMs: 0 };
+
+/**
+ * A lease only on the master is lost if the master fails before replicating it: the promoted
+ * replica has no lease and a second drain may start (storage still fences its commits). Held on
+ * anyway, so that a missing replica slows nothing down; said, so that it is seen.
+ */
+function warnIfUnreplicated(options: RedisLeaseOptions, source: string, acknowledged: number | undefined): void {
+  const wanted = options.replicaWait?.replicas ?? 0;
+  if (acknowledged !== undefined && acknowledged < wanted) {
+    options.logger.warn(
+      { source, replicas: acknowledged, wanted },
+      'lease write reached fewer replicas than redis.leaseReplicas: a failover now could let a second drain of this source start',
+    );
+  }
 }
 
 /** Leases held in Redis with a TTL, renewed every third of it while held. */
 export class RedisLeaseManager implements LeaseManager {
   readonly #redis: RedisClient;
   readonly #options: RedisLeaseOptions;
+  #quietLoggedUntil = 0;
 
   constructor(redis: RedisClient, options: RedisLeaseOptions) {
     this.#redis = redis;
@@ -52,9 +96,33 @@ export class RedisLeaseManager implements LeaseManager {
 
   async acquire(source: string): Promise<Lease> {
     const key = this.#options.keys.lease(source);
-    const raw = (await this.#redis.eval(ACQUIRE, 2, key, this.#options.keys.fence(), String(this.#options.ttlMs))) as string | null;
+    const { keys, ttlMs } = this.#options;
+    const { reply, acknowledged } = await evalReplicated(
+      this.#redis,
+      ACQUIRE,
+      [key, keys.fence(), keys.leaseEpoch()],
+      [String(ttlMs), String(Math.ceil((ttlMs * 4) / 3))],
+      this.#options.replicaWait ?? NO_WAIT,
+    );
+    if (Array.isArray(reply)) {
+      this.#quiet(Number(reply[1]));
+      throw new LeaseBusyError(source);
+    }
+    const raw = reply as string | null;
     if (raw === null) throw new LeaseBusyError(source);
+    warnIfUnreplicated(this.#options, source, acknowledged);
     return new RedisLease(this.#redis, key, source, raw, this.#options);
+  }
+
+  /** Says once per quiet period why leases are refused after a master change. */
+  #quiet(remainingMs: number): void {
+    if (Date.now() < this.#quietLoggedUntil) return;
+    this.#quietLoggedUntil = Date.now() + remainingMs;
+    this.#options.logger.warn(
+      { remainingMs },
+      'redis is served by another master than the leases were written to (a failover): no new lease for a TTL and a renewal interval, ' +
+        'so that no holder of a lease the failover lost is still draining when its source is taken again',
+    );
   }
 
   async close(): Promise<void> {}

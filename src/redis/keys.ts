@@ -37,6 +37,11 @@ export class RedisKeys {
     return this.#key('fence');
   }
 
+  /** Which master's replication history the leases were written in; see RedisLeaseManager. */
+  leaseEpoch(): string {
+    return this.#key('lease-epoch');
+  }
+
   /** The cached checkpoint (head manifest and provider position) of a source. */
   state(source: string): string {
     return this.#key('state', source);

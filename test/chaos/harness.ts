@@ -191,6 +191,8 @@ export interface WorkerSettings {
   leaseTtl?: string;
   maxRecords?: number;
   every?: string;
+  /** The config's `redis` section instead of the world's standalone server (Sentinel, Cluster). */
+  redis?: Record<string, unknown>;
 }
 
 /** Fleet + redis-server + storage for one case, and everything to check the result. */
@@ -224,7 +226,7 @@ export class World {
       ? { kind: 's3', bucket: this.s3.bucket, region: 'us-east-1', endpoint: this.s3.endpoint, forcePathStyle: true }
       : { kind: 'file', path: join(this.dir, 'archive') };
     const sections = {
-      redis: { url: this.redis.url, prefix: PREFIX },
+      redis: settings.redis ?? { url: this.redis.url, prefix: PREFIX },
       storage,
       checkpoints: { kind: 'redis' },
       batch: { maxRecords: settings.maxRecords ?? 25, gzipLevel: 1 },
