@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
-import { loadConfig, redactUrl, type ArchiverConfig, type SourceConfig } from '../config/index.js';
+import { loadConfig, type ArchiverConfig, type RedisConfig, type SourceConfig } from '../config/index.js';
 import { ArchiverError } from '../errors/index.js';
 import { HttpClient, defaultRetryPolicy } from '../http/index.js';
 import type { Logger } from '../observability/index.js';
 import { getProvider, providerContext, readPages } from '../providers/index.js';
 import { LocalRateLimiter } from '../ratelimit/index.js';
+import { createRedisClient, describeRedis } from '../redis/index.js';
 import { createObjectStore } from '../storage/index.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE } from './exit-codes.js';
 import type { Output } from './output.js';
@@ -32,7 +32,7 @@ export async function validate(options: ValidateOptions, output: Output, logger:
   if (!options.connect) return EXIT_OK;
 
   const checks: Check[] = [];
-  if (config.redis) checks.push(await checkRedis(config.redis.url));
+  if (config.redis) checks.push(await checkRedis(config.redis, logger));
   checks.push(await checkStorage(config));
   const http = new HttpClient({ timeoutMs: Math.min(config.http.timeoutMs, CONNECT_TIMEOUT_MS), maxBodyBytes: config.http.maxBodyBytes });
   try {
@@ -51,7 +51,7 @@ function summary(config: ArchiverConfig): string[] {
     `storage:     ${createObjectStore(config.storage).describe()}`,
     `checkpoints: ${config.checkpoints.kind}${config.checkpoints.kind === 'file' ? ` (${config.checkpoints.path})` : ''}`,
   ];
-  if (config.redis) lines.push(`redis:       ${redactUrl(config.redis.url)} (prefix ${config.redis.prefix})`);
+  if (config.redis) lines.push(`redis:       ${describeRedis(config.redis)} (prefix ${config.redis.prefix})`);
   if (config.worker.metricsPort !== undefined) {
     const board = config.worker.dashboard;
     const dashboard = board.enabled
@@ -65,14 +65,12 @@ function summary(config: ArchiverConfig): string[] {
   return lines;
 }
 
-async function checkRedis(url: string): Promise<Check> {
-  const what = `redis ${redactUrl(url)}`;
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    retryStrategy: () => null,
-  });
+async function checkRedis(config: RedisConfig, logger: Logger): Promise<Check> {
+  const what = `redis ${describeRedis(config)}`;
+  const redis = createRedisClient(
+    { ...config, connectTimeout: config.connectTimeout ?? CONNECT_TIMEOUT_MS },
+    { role: 'commands', logger, failFast: true },
+  );
   let firstError: Error | undefined;
   redis.on('error', (error: Error) => {
     firstError ??= error;

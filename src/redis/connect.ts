@@ -17,6 +17,8 @@ export interface RedisClientOptions {
   logger: Logger;
   /** Connect on the first command instead of at once. @defaultValue true */
   lazyConnect?: boolean;
+  /** One attempt, no reconnection: for a check that must answer now (`validate --connect`). @defaultValue false */
+  failFast?: boolean;
 }
 
 interface Address {
@@ -40,6 +42,7 @@ export function createRedisClient(config: RedisConfig, options: RedisClientOptio
       enableOfflineQueue: true,
       // Every key of a deployment is in one slot; reads go to its master, never to a lagging replica.
       scaleReads: 'master',
+      ...(options.failFast ? { clusterRetryStrategy: () => null } : {}),
       ...(config.cluster.natMap ? { natMap: natMap(config.cluster.natMap) } : {}),
       // With TLS, certificates name the hosts given, not the IPs the cluster announces.
       ...(common.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
@@ -94,7 +97,8 @@ function commonOptions(config: RedisConfig, options: RedisClientOptions): RedisO
     ...(tls ? { tls } : {}),
     connectTimeout: config.connectTimeout ?? 10_000,
     lazyConnect: options.lazyConnect ?? true,
-    maxRetriesPerRequest: options.role === 'bullmq' ? null : 3,
+    maxRetriesPerRequest: options.role === 'bullmq' ? null : options.failFast ? 1 : 3,
+    ...(options.failFast ? { retryStrategy: () => null } : {}),
     enableOfflineQueue: true,
     // A master demoted by a failover answers writes with READONLY: reconnect (Sentinel then
     // names the new master) and send the command again; nothing was written.
