@@ -9,6 +9,7 @@ export {
   ProviderAuthError,
   ProviderValidationError,
   ProviderStreamError,
+  SkippedStreamsError,
   type ProviderErrorDetails,
 } from './provider-error.js';
 export { StorageError, ObjectExistsError } from './storage-error.js';

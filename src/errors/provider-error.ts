@@ -80,3 +80,16 @@ export class ProviderValidationError extends ProviderError {
  * answered (a line longer than the configured cap); never retried. The other streams are read.
  */
 export class ProviderStreamError extends ProviderValidationError {}
+
+/**
+ * A drain read the other streams of its source, then stopped because some could not be read
+ * (each named in the message); `streams` are their keys in the checkpoint. Never retried.
+ */
+export class SkippedStreamsError extends ProviderValidationError {
+  readonly streams: readonly string[];
+
+  constructor(message: string, streams: readonly string[], details: ProviderErrorDetails = {}) {
+    super(message, details);
+    this.streams = streams;
+  }
+}

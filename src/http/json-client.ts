@@ -68,11 +68,13 @@ export interface JsonClientOptions {
   random?: (() => number) | undefined;
 }
 
-/** A successful call: the checked body, the provider's request id and the bytes received. */
+/** A successful call: the checked body, the provider's request id, the bytes received and the headers (lower-cased). */
 export interface JsonCallResult<T> {
   body: T;
   requestId: string | undefined;
   bytes: number;
+  /** The answer's headers, e.g. `date` for a provider that bounds times by the server's clock. */
+  headers: Record<string, string>;
 }
 
 /** Longest provider text carried into one of our messages. */
@@ -132,7 +134,8 @@ export class JsonApiClient<E> {
       const parsed = parseJsonBody(response.body, { ...details, statusCode: response.statusCode });
       const requestId = this.#dialect.requestId(response.headers, parsed);
       const where = { ...details, statusCode: response.statusCode, requestId };
-      return { body: readBody(read, parsed, `${source}: ${call} answered an unexpected shape`, where), requestId, bytes };
+      const body = readBody(read, parsed, `${source}: ${call} answered an unexpected shape`, where);
+      return { body, requestId, bytes, headers: response.headers };
     }
     const scrub = (text: string): string => scrubSecrets(text.slice(0, MAX_PROVIDER_TEXT), secrets);
     throw this.#dialect.mapError({

@@ -15,11 +15,34 @@ export interface ProviderRecord {
   record: unknown;
 }
 
+/**
+ * What the provider says exists in one stream or window, beside what is archived of it: the
+ * figures `reconcile` compares. A later figure of the same `stream` replaces an earlier one.
+ */
+export interface CompletenessFigure {
+  /** The stream or window, stable across drains (`run 10001`, `window 2026-01-01T00:00:00.000Z`). */
+  stream: string;
+  /** What the count is of: records, or bytes (DataWorks logs). */
+  unit: 'records' | 'bytes';
+  /** The provider's own figure (SDDP `TotalCount`, DWS `count`, DataArts `number`, a log's length at NextOffset -1). */
+  stated: number;
+  /** How much of it is in the archive. */
+  archived: number;
+  /** Part of `stated` legitimately not archived yet (runs not final); not a gap. @defaultValue 0 */
+  pending?: number;
+  /** Start (ms since the epoch) of the time the stream covers, for `reconcile --since`. */
+  at: number;
+  /** Why the figures differ, when the provider knows (`3 items outside the asked window`). */
+  note?: string;
+}
+
 /** What a provider yields: records, and the checkpoint after them. */
 export interface ProviderPage<C> {
   records: ProviderRecord[];
   /** Position after these records: resuming from it neither repeats nor skips a record. */
   checkpoint: C;
+  /** Totals the provider stated for streams this page finished or re-counted; recorded in the manifest. */
+  completeness?: CompletenessFigure[];
 }
 
 /** What the drain opens once per process and lends to every provider. */
@@ -49,6 +72,14 @@ export interface ProviderContext extends ProviderServices {
   badAnswer(message: string, hint?: string): ProviderResponseError;
   /** One stream (a run, an execution) cannot be read for now; the kit skips it and reads the others. */
   unreadableStream(message: string, hint: string): ProviderStreamError;
+  /**
+   * The API did something its documents do not promise and the provider guarded against it
+   * (a future timestamp, a changed prefix): logs `message` as a warning with `fields` and counts
+   * `guard` in {@link ProviderContext.guards}, which the drain reports as metrics.
+   */
+  guard(guard: string, fields: Record<string, unknown>, message: string, count?: number): void;
+  /** Guard events of this drain, by guard name. */
+  readonly guards: Readonly<Record<string, number>>;
 }
 
 /** A source's configuration as the pipeline resolved it (env substituted, schema-checked, endpoint defaulted). */

@@ -6,12 +6,19 @@ import type { ProviderContext, ProviderServices, SourceSpec } from '../provider.
 export function providerContext(services: ProviderServices, source: { id: string; provider: string }): ProviderContext {
   const calls = new CallLog();
   const details = () => ({ source: source.id, provider: source.provider, requestId: calls.lastRequestId });
+  const logger = services.logger.child(source.provider ? { source: source.id, provider: source.provider } : { source: source.id });
+  const guards: Record<string, number> = {};
   return {
     ...services,
     sourceId: source.id,
     providerId: source.provider,
-    logger: services.logger.child(source.provider ? { source: source.id, provider: source.provider } : { source: source.id }),
+    logger,
     calls,
+    guards,
+    guard: (guard, fields, message, count = 1) => {
+      guards[guard] = (guards[guard] ?? 0) + count;
+      logger.warn({ guard, ...fields }, message);
+    },
     badAnswer: (message, hint) =>
       new ProviderResponseError(`source ${source.id}: ${message}`, { ...details(), ...(hint === undefined ? {} : { hint }) }),
     unreadableStream: (message, hint) => new ProviderStreamError(`source ${source.id}: ${message}`, { ...details(), hint }),

@@ -1,5 +1,5 @@
 import type { CallsTaken } from '../../http/index.js';
-import type { Provider, ProviderContext, ProviderPage, SourceSpec } from '../provider.js';
+import type { CompletenessFigure, Provider, ProviderContext, ProviderPage, SourceSpec } from '../provider.js';
 
 /** A page as the drain receives it: the provider's page and what its calls cost. */
 export type ReadPage<C> = ProviderPage<C> & CallsTaken;
@@ -19,7 +19,8 @@ export const FOLD_LIMIT = 1000;
  * or at the end, and dropped by an error (a cursor that only moved past nothing is not worth
  * committing from a failing read: OOS would otherwise follow a server's endless empty tokens
  * across polls). Each page passed on
- * carries the request ids and bytes of the calls made since the previous one (the call log).
+ * carries the request ids and bytes of the calls made since the previous one (the call log), and
+ * the completeness figures of the pages folded into it (the latest per stream).
  */
 export async function* readPages<P, C, K>(
   provider: Provider<P, C, K>,
@@ -32,13 +33,23 @@ export async function* readPages<P, C, K>(
   let at: C = from;
   let held: ProviderPage<C> | undefined;
   let heldCount = 0;
+  // Figures of pages dropped or held: a page that moves nothing may still state a total.
+  const figures = new Map<string, CompletenessFigure>();
   const pass = (page: ProviderPage<C>): ReadPage<C> => {
     at = page.checkpoint;
     held = undefined;
     heldCount = 0;
-    return { ...page, ...context.calls.take() };
+    const { completeness: _own, ...rest } = page;
+    const passed: ReadPage<C> = { ...rest, ...context.calls.take() };
+    if (figures.size > 0) passed.completeness = [...figures.values()];
+    figures.clear();
+    return passed;
   };
   for await (const page of provider.pages(source, from, context)) {
+    for (const figure of page.completeness ?? []) {
+      figures.delete(figure.stream);
+      figures.set(figure.stream, figure);
+    }
     if (page.records.length > 0) {
       yield pass(page);
       continue;
@@ -53,4 +64,5 @@ export async function* readPages<P, C, K>(
     if (heldCount >= foldLimit) yield pass(page);
   }
   if (held) yield pass(held);
+  else if (figures.size > 0) yield pass({ records: [], checkpoint: at });
 }
