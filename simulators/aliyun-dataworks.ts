@@ -16,7 +16,25 @@ export interface DataWorksSimulatorOptions extends AliyunSimulatorOptions {
   cutMidCharacter?: boolean;
 }
 
+/** What ListDataQualityScanRuns says of a run, field by field from the API reference. */
+export interface ScanRunInfo {
+  projectId: number;
+  /** The data-quality scan (monitor) the run belongs to. */
+  scanId: number;
+  /** ms since the epoch. */
+  createTime: number;
+  /** ms since the epoch; absent while running. */
+  finishTime?: number;
+  /** Pass | Running | Error | Fail | Warn. */
+  status: string;
+  parameters: { Name: string; Value: string }[];
+}
+
+/** Statuses the API reference lists as a run's outcome. */
+const FINAL_STATUSES = new Set(['Pass', 'Error', 'Fail', 'Warn']);
+
 interface Run {
+  info: ScanRunInfo;
   /** Backing store with spare capacity, so appends are amortised O(appended) not O(log). */
   store: Buffer;
   length: number;
@@ -47,12 +65,22 @@ export class DataWorksSimulator extends AliyunSimulatedApi {
   readonly #cutMidCharacter: boolean;
   /** Segments that ended inside a character (only with `cutMidCharacter`). */
   cutCharacters = 0;
+  /** Called before every ListDataQualityScanRuns answer (tests create runs mid-drain here). */
+  beforeList: ((call: number) => void) | undefined;
+  /** ListDataQualityScanRuns calls answered. */
+  listCalls = 0;
+  readonly #now: () => number;
 
   constructor(options: DataWorksSimulatorOptions = {}) {
     super();
     this.#segmentBytes = options.segmentBytes ?? 512 * 1024;
     this.#cutMidCharacter = options.cutMidCharacter ?? false;
-    this.rpc = new AliyunRpcSimulator(API_VERSION, { GetDataQualityScanRunLog: (call) => this.#getLog(call) }, options);
+    this.#now = options.now ?? Date.now;
+    this.rpc = new AliyunRpcSimulator(
+      API_VERSION,
+      { GetDataQualityScanRunLog: (call) => this.#getLog(call), ListDataQualityScanRuns: (call) => this.#listRuns(call) },
+      options,
+    );
   }
 
   /** Changes the segment size from now on (tests shrink it to a few bytes). */
@@ -60,11 +88,61 @@ export class DataWorksSimulator extends AliyunSimulatedApi {
     this.#segmentBytes = bytes;
   }
 
-  /** Creates run `id` with an initial log. */
-  addRun(id: number, text = ''): void {
+  /**
+   * Creates run `id` with an initial log; `info` what ListDataQualityScanRuns lists of it
+   * (default: project 10086, scan 2001, created now, Running).
+   */
+  addRun(id: number, text = '', info: Partial<ScanRunInfo> = {}): void {
     if (this.#runs.has(id)) throw new Error(`run ${id} exists`);
     const initial = Buffer.from(text, 'utf8');
-    this.#runs.set(id, { store: initial, length: initial.length, forcedBreaks: new Set() });
+    const createTime = info.createTime ?? this.#now();
+    const full: ScanRunInfo = {
+      projectId: 10086,
+      scanId: 2001,
+      createTime,
+      status: 'Running',
+      parameters: [{ Name: 'triggerTime', Value: String(Math.floor(createTime / 1000)) }],
+      ...info,
+    };
+    this.#runs.set(id, { info: full, store: initial, length: initial.length, forcedBreaks: new Set() });
+  }
+
+  /** Sets a run's Status; a final one (Pass, Error, Fail, Warn) also sets its FinishTime (default now). */
+  setRunStatus(id: number, status: string, finishTime: number = this.#now()): void {
+    const run = this.#run(id);
+    run.info.status = status;
+    if (FINAL_STATUSES.has(status)) run.info.finishTime = finishTime;
+    else delete run.info.finishTime;
+  }
+
+  /** What ListDataQualityScanRuns lists of run `id`. */
+  runInfo(id: number): ScanRunInfo {
+    return { ...this.#run(id).info };
+  }
+
+  /** Ids of every run, in creation order. */
+  runIds(): number[] {
+    return [...this.#runs].sort(([a, x], [b, y]) => x.info.createTime - y.info.createTime || a - b).map(([id]) => id);
+  }
+
+  /** Replaces a run's whole log (a log rewritten or cut short below what a client has read). */
+  replaceLog(id: number, text: string): void {
+    const run = this.#run(id);
+    const bytes = Buffer.from(text, 'utf8');
+    run.store = bytes;
+    run.length = bytes.length;
+    run.forcedBreaks = new Set();
+  }
+
+  /** Removes a run: it is no longer listed and its log is refused. */
+  removeRun(id: number): void {
+    this.#runs.delete(id);
+  }
+
+  #run(id: number): Run {
+    const run = this.#runs.get(id);
+    if (!run) throw new Error(`no run ${id}`);
+    return run;
   }
 
   /** Appends text to a running run's log. */
@@ -113,6 +191,68 @@ export class DataWorksSimulator extends AliyunSimulatedApi {
       }
     }
     return out;
+  }
+
+  #listRuns(call: AliyunActionCall): SimResponse {
+    this.listCalls += 1;
+    this.beforeList?.(this.listCalls);
+    const p = call.params;
+    const projectId = intParam(p, 'ProjectId');
+    if (projectId === undefined) {
+      return aliyunError(
+        400,
+        'MissingParameter.ProjectId',
+        'The input parameter "ProjectId" that is mandatory for processing this request is not supplied.',
+        call.requestId,
+      );
+    }
+    const scanId = intParam(p, 'DataQualityScanId');
+    const from = intParam(p, 'CreateTimeFrom');
+    const to = intParam(p, 'CreateTimeTo');
+    const pageNumber = intParam(p, 'PageNumber') ?? 1;
+    const pageSize = intParam(p, 'PageSize') ?? 10;
+    for (const [name, value] of [
+      ['ProjectId', projectId],
+      ['DataQualityScanId', scanId],
+      ['CreateTimeFrom', from],
+      ['CreateTimeTo', to],
+    ] as const) {
+      if (Number.isNaN(value)) return aliyunError(400, 'InvalidParameter', `The parameter ${name} is invalid.`, call.requestId);
+    }
+    if (Number.isNaN(pageNumber) || pageNumber < 1)
+      return aliyunError(400, 'InvalidParameter', 'The parameter PageNumber is invalid.', call.requestId);
+    if (Number.isNaN(pageSize) || pageSize < 1 || pageSize > 100)
+      return aliyunError(400, 'InvalidParameter', 'The parameter PageSize is invalid.', call.requestId);
+    const sort = /^(CreateTime|Id)(?: (Asc|Desc))?$/.exec(p.get('SortBy') ?? 'Id Asc');
+    if (!sort) return aliyunError(400, 'InvalidParameter', 'The parameter SortBy is invalid.', call.requestId);
+    const status = p.get('Status');
+    const matching = [...this.#runs]
+      .filter(
+        ([, r]) =>
+          r.info.projectId === projectId &&
+          (scanId === undefined || r.info.scanId === scanId) &&
+          (from === undefined || r.info.createTime >= from) &&
+          (to === undefined || r.info.createTime <= to) &&
+          (!status || r.info.status === status),
+      )
+      .sort(([a, x], [b, y]) => (sort[1] === 'Id' ? a - b : x.info.createTime - y.info.createTime || a - b));
+    if (sort[2] === 'Desc') matching.reverse();
+    const page = matching.slice((pageNumber - 1) * pageSize, pageNumber * pageSize);
+    return aliyunOk({
+      RequestId: call.requestId,
+      PageInfo: {
+        TotalCount: matching.length,
+        PageNumber: pageNumber,
+        PageSize: pageSize,
+        DataQualityScanRuns: page.map(([id, r]) => ({
+          Id: id,
+          CreateTime: r.info.createTime,
+          ...(r.info.finishTime === undefined ? {} : { FinishTime: r.info.finishTime }),
+          Status: r.info.status,
+          Parameters: r.info.parameters,
+        })),
+      },
+    });
   }
 
   #getLog(call: AliyunActionCall): SimResponse {

@@ -5,11 +5,17 @@
  * Fault injection is the test kit's (`faults.ts`), not part of this face.
  */
 export { SimulatorFleet, FLEET_CREDENTIALS, type FleetOptions, type FleetSource } from './fleet.js';
-export { DataWorksSimulator, type DataWorksSimulatorOptions, type DataWorksExpectedRecord } from './aliyun-dataworks.js';
+export {
+  DataWorksSimulator,
+  type DataWorksSimulatorOptions,
+  type DataWorksExpectedRecord,
+  type ScanRunInfo,
+} from './aliyun-dataworks.js';
 export {
   OosSimulator,
   OOS_INVALID_TOKEN_CODE,
   type OosExecutionLog,
+  type OosExecutionInfo,
   type OosSimulatorOptions,
   type OosExpectedRecord,
 } from './aliyun-oos.js';

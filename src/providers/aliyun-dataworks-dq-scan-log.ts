@@ -1,20 +1,49 @@
 import { z } from 'zod';
+import { SkippedStreamsError } from '../errors/index.js';
 import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials, type AliyunProduct } from './aliyun/index.js';
-import { readStreams, type StreamPage } from './kit/index.js';
-import type { Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
+import { runCursorSchema, runLogReader, type RunCursor } from './dataworks/run-log.js';
+import { scanRunListing } from './dataworks/scan-runs.js';
+import {
+  concurrencySchema,
+  describeDiscovery,
+  discoveryOptions,
+  discoveryStateSchema,
+  discoveryTimingShape,
+  initialDiscoveryState,
+  instantMs,
+  readDiscovered,
+  type DiscoveryState,
+} from './discovery/index.js';
+import { readStreams } from './kit/index.js';
+import type { Provider, ProviderContext, ProviderPage, SourceSpec } from './provider.js';
 
 /** DataWorks OpenAPI, version 2024-05-18. */
 const PRODUCT: AliyunProduct = { code: 'dataworks', version: '2024-05-18' };
 
+export { dataWorksLineId, type DataWorksLogLine } from './dataworks/run-log.js';
+
 /** Default cap on one line held in memory: far above any sane log line, far below a worker's memory. */
 const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+const discoverSchema = z
+  .object({
+    /** DataWorks workspace (project) whose data-quality runs are archived. */
+    projectId: z.number().int().positive(),
+    /** Only the runs of this data-quality scan (monitor). @defaultValue every scan of the project */
+    scanId: z.number().int().positive().optional(),
+    ...discoveryTimingShape,
+  })
+  .strict();
 
 const paramsSchema = z
   .object({
     runIds: z
       .array(z.number().int().positive(), { invalid_type_error: 'expected array of integers' })
       .min(1, 'list at least one run Id')
-      .refine((ids) => new Set(ids).size === ids.length, 'run Ids must be unique'),
+      .refine((ids) => new Set(ids).size === ids.length, 'run Ids must be unique')
+      .optional(),
+    /** Find runs with ListDataQualityScanRuns instead of (or beside) listing them in `runIds`. */
+    discover: discoverSchema.optional(),
     regionId: z.string().min(1).optional(),
     /**
      * Longest line (UTF-8 bytes, newline excluded) held in memory while its newline has not come.
@@ -22,33 +51,38 @@ const paramsSchema = z
      * when a log really has such lines. @defaultValue 67108864 (64 MiB)
      */
     maxLineBytes: z.number().int().positive().default(DEFAULT_MAX_LINE_BYTES),
+    /** Runs read at once. @defaultValue 4 */
+    concurrency: concurrencySchema,
   })
-  .strict();
+  .strict()
+  .superRefine((params, ctx) => {
+    if (!params.runIds && !params.discover) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['runIds'], message: 'list at least one run Id, or set params.discover' });
+    }
+  });
 
 export type DataWorksDqScanLogParams = z.infer<typeof paramsSchema>;
 
+const runKey = z.string().regex(/^\d+$/);
+
 /**
- * Per run Id (as a decimal string key), the UTF-8 byte offset of the first line not yet archived.
- * A run missing from the map starts at 0, so a run added to the config later is read from its start.
+ * Configured runs (`runIds`), by run Id as a decimal string: `offsets`, the UTF-8 byte offset of
+ * the first line not yet archived (a run missing from the map starts at 0, so a run added to the
+ * config later is read from its start); `tails`, the end of the last archived line, checked on
+ * the next poll; `generations`, for a run whose log changed below the checkpoint. Discovered
+ * runs are under `discovered` (see DiscoveryState). A checkpoint of `{ offsets }` alone, as
+ * earlier versions wrote it, reads as it always did.
  */
-const checkpointSchema = z.object({ offsets: z.record(z.string().regex(/^\d+$/), z.number().int().nonnegative()) }).strict();
+const checkpointSchema = z
+  .object({
+    offsets: z.record(runKey, z.number().int().nonnegative()),
+    tails: z.record(runKey, z.tuple([z.number().int().nonnegative(), z.string().min(1)])).optional(),
+    generations: z.record(runKey, z.number().int().positive()).optional(),
+    discovered: discoveryStateSchema(runCursorSchema).optional(),
+  })
+  .strict();
 
 export type DataWorksDqScanLogCheckpoint = z.infer<typeof checkpointSchema>;
-
-/** One archived line: where it starts in the log (bytes) and its text without the `\n`. */
-export interface DataWorksLogLine {
-  offset: number;
-  line: string;
-}
-
-const responseSchema = z
-  .object({
-    RequestId: z.string().optional(),
-    LogSegment: z.object({ Log: z.string(), NextOffset: z.number().int().min(-1) }).passthrough(),
-  })
-  .passthrough();
-
-const ACTION = 'GetDataQualityScanRunLog';
 
 /**
  * DataWorks data-quality scan run logs (GetDataQualityScanRunLog), one record per line.
@@ -60,13 +94,17 @@ const ACTION = 'GetDataQualityScanRunLog';
  * the same page, up to `maxLineBytes`: beyond it the run is skipped like a refused one (below),
  * with an error naming the run and the line's offset. At NextOffset -1 the unterminated tail is
  * the last line and the checkpoint is the end of the log; later polls continue from there and
- * archive whatever was appended.
+ * archive whatever was appended. A log found shorter or different below the checkpoint is
+ * reported and archived again as a new generation (see `runLogReader`).
  *
- * Runs are read one after another. An error that concerns one run only (the API refusing the
- * request for it: a removed run, `EntityNotExists.*`) skips that run for this drain, with a
- * warning, and the others are read; once they are, the drain fails with one error naming the
- * skipped runs, so `status` shows it while the others keep progressing. Errors that concern every
- * run (rejected credentials, an endpoint that is not the API) still fail at once.
+ * Runs are the configured `runIds`, and with `discover` the runs ListDataQualityScanRuns lists
+ * for the project (and scan) from `since` on: each is archived until it is final and read to its
+ * end, then retired (see `readDiscovered`). Runs are read `concurrency` at a time. An error that
+ * concerns one run only (the API refusing the request for it: a removed run,
+ * `EntityNotExists.*`) skips that run for this drain, with a warning, and the others are read;
+ * once they are, the drain fails with one error naming the skipped runs, so `status` shows it
+ * while the others keep progressing. Errors that concern every run (rejected credentials, an
+ * endpoint that is not the API) still fail at once.
  */
 export const aliyunDataWorksDqScanLog: Provider<DataWorksDqScanLogParams, DataWorksDqScanLogCheckpoint, AliyunCredentials> = {
   id: 'aliyun-dataworks-dq-scan-log',
@@ -74,126 +112,113 @@ export const aliyunDataWorksDqScanLog: Provider<DataWorksDqScanLogParams, DataWo
   paramsSchema,
   checkpointSchema,
   defaultEndpoint: (params) => aliyunEndpoint(PRODUCT, params.regionId),
-  initialCheckpoint: (params) => ({ offsets: Object.fromEntries(params.runIds.map((id) => [String(id), 0])) }),
+  initialCheckpoint: (params) => ({
+    offsets: Object.fromEntries((params.runIds ?? []).map((id) => [String(id), 0])),
+    ...(params.discover ? { discovered: initialDiscoveryState<RunCursor>(instantMs(params.discover.since)) } : {}),
+  }),
   pages: (source, from, context) => readRuns(source, from, context),
   summarize: (checkpoint) => {
     const entries = Object.entries(checkpoint.offsets);
     const total = entries.reduce((sum, [, offset]) => sum + offset, 0);
-    return { text: `${entries.length} run(s); ${total} bytes archived (${entries.map(([id, o]) => `${id}@${o}`).join(', ')})` };
+    const fixed = `${entries.length} run(s); ${total} bytes archived (${entries.map(([id, o]) => `${id}@${o}`).join(', ')})`;
+    const discovered = checkpoint.discovered;
+    if (!discovered) return { text: fixed };
+    const active = Object.entries(discovered.active).map(([id, a]) => ({ runId: Number(id), status: a.status, offset: a.cursor.offset }));
+    return { text: `${entries.length > 0 ? `${fixed}; ` : ''}${describeDiscovery(discovered, 'run')}`, pending: active };
   },
 };
 
-function readRuns(
+async function* readRuns(
   source: SourceSpec<DataWorksDqScanLogParams, AliyunCredentials>,
   from: DataWorksDqScanLogCheckpoint,
   context: ProviderContext,
-): AsyncIterable<ProviderPage<DataWorksDqScanLogCheckpoint>> {
+): AsyncGenerator<ProviderPage<DataWorksDqScanLogCheckpoint>> {
+  const { params } = source;
   const client = aliyunClientForSource(source, context, PRODUCT);
-  const { maxLineBytes } = source.params;
+  const fixedIds = new Set((params.runIds ?? []).map(String));
+  let fixed: Record<string, RunCursor> = Object.fromEntries(
+    Object.entries(from.offsets).map(([key, offset]) => {
+      const last = from.tails?.[key];
+      const gen = from.generations?.[key];
+      return [key, { offset, ...(last ? { last } : {}), ...(gen ? { gen } : {}) }];
+    }),
+  );
+  let discovered: DiscoveryState<RunCursor> | undefined =
+    from.discovered ?? (params.discover ? initialDiscoveryState<RunCursor>(instantMs(params.discover.since)) : undefined);
+  const checkpoint = (): DataWorksDqScanLogCheckpoint => composeCheckpoint(fixed, discovered);
+  const readRun = runLogReader({
+    client,
+    context,
+    maxLineBytes: params.maxLineBytes,
+    startOf: (runId) => discovered?.active[String(runId)]?.time ?? 0,
+  });
 
-  /** One run's lines from `offset` (the start of its first unarchived line); the cursor is that offset. */
-  async function* readRun(runId: number, offset: number): AsyncGenerator<StreamPage<number>> {
-    let lineStart = offset;
-    // Next byte to ask for; ahead of lineStart while a partial line is carried.
-    let fetchAt = lineStart;
-    let partial = '';
-    // UTF-8 bytes of `partial`, kept as it grows so a long line is not re-measured per segment.
-    let partialBytes = 0;
-    for (;;) {
-      const answer = await client.call(ACTION, { Id: runId, Offset: fetchAt }, responseSchema);
-      const { NextOffset: next } = answer.body.LogSegment;
-      let log = answer.body.LogSegment.Log;
-      let logBytes = Buffer.byteLength(log, 'utf8');
-      // A server cutting at a byte count may split a character; its JSON encoder renders the half
-      // as U+FFFD, 3 bytes for 1–3 — as many as the half for 3 of an emoji's 4, so a byte count
-      // that agrees with NextOffset does not prove the segment whole. A segment that is not the
-      // last and ends with U+FFFD is therefore taken only up to its trailing U+FFFDs, and the
-      // next call starts there, so the character is read whole (NextOffset could be mid-character).
-      let trimmed = false;
-      if (next !== -1 && log.endsWith(REPLACEMENT)) {
-        const whole = wholeCharacters(log, next - fetchAt);
-        if (whole !== undefined) {
-          log = whole;
-          logBytes = Buffer.byteLength(log, 'utf8');
-          trimmed = true;
-        }
-      }
-      // Our line offsets are byte arithmetic on the text; if the server's offsets disagree with it,
-      // every later offset would be wrong.
-      if (next !== -1 && (trimmed ? logBytes > next - fetchAt : next !== fetchAt + logBytes)) {
-        throw context.badAnswer(`run ${runId} segment at byte ${fetchAt} holds ${logBytes} bytes but NextOffset is ${next}`);
-      }
-      fetchAt += logBytes;
-      const text = partial + log;
-      const records: ProviderRecord[] = [];
-      // Search only the new text: a long carried line must not be rescanned on every segment.
-      const first = log.indexOf('\n');
-      let cut = first === -1 ? -1 : partial.length + first;
-      let from = 0;
-      while (cut !== -1) {
-        const line = text.slice(from, cut);
-        records.push(lineRecord(runId, lineStart, line));
-        lineStart += Buffer.byteLength(line, 'utf8') + 1;
-        from = cut + 1;
-        cut = text.indexOf('\n', from);
-      }
-      partial = text.slice(from);
-      // With a newline in this segment the rest is part of it (short to measure); else it grew by the segment.
-      partialBytes = first === -1 ? partialBytes + logBytes : Buffer.byteLength(partial, 'utf8');
-      // Dropped (memory is the point); the lines before it are still yielded, and the cursor stays at its start.
-      const tooLong = partialBytes > maxLineBytes;
-      if (next === -1 && !tooLong && partial !== '') {
-        records.push(lineRecord(runId, lineStart, partial));
-        lineStart += partialBytes;
-      } else if (next !== -1 && logBytes === 0) {
-        // Not the end, yet no bytes: asking again from the same offset would loop forever.
-        throw context.badAnswer(`run ${runId} returned an empty segment at byte ${fetchAt} without ending`);
-      }
-      yield { records, state: lineStart };
-      if (tooLong) {
-        throw context.unreadableStream(
-          `run ${runId} has a line at byte ${lineStart} longer than maxLineBytes (${maxLineBytes} bytes; ${partialBytes} read without a newline)`,
-          `raise sources[].params.maxLineBytes above the line's length (it is held in memory whole), or remove run ${runId} from params.runIds`,
-        );
-      }
-      if (next === -1) return;
+  let skipped: SkippedStreamsError | undefined;
+  if (params.runIds) {
+    try {
+      yield* readStreams(
+        {
+          noun: 'run',
+          field: 'runId',
+          param: 'runIds',
+          streams: params.runIds,
+          key: String,
+          from: fixed,
+          initial: () => ({ offset: 0 }),
+          checkpoint: (states) => {
+            fixed = states;
+            return checkpoint();
+          },
+          read: readRun,
+          concurrency: params.concurrency,
+        },
+        context,
+      );
+    } catch (error) {
+      // Discovered runs are read all the same; the drain then fails naming the skipped ones.
+      if (!(error instanceof SkippedStreamsError) || !params.discover) throw error;
+      skipped = error;
     }
   }
-
-  return readStreams(
-    {
-      noun: 'run',
-      field: 'runId',
-      param: 'runIds',
-      streams: source.params.runIds,
-      key: String,
-      from: from.offsets,
-      initial: () => 0,
-      checkpoint: (offsets) => ({ offsets }),
-      read: readRun,
-    },
-    context,
-  );
+  if (params.discover && discovered) {
+    const listing = scanRunListing(client, params.discover, context);
+    yield* readDiscovered(
+      {
+        noun: 'run',
+        field: 'runId',
+        options: discoveryOptions(params.discover, params.concurrency),
+        from: discovered,
+        list: async (since, page) => {
+          const listed = await listing.list(since, page);
+          return { ...listed, streams: listed.streams.filter((s) => !fixedIds.has(s.key)) };
+        },
+        lookup: (actives) => listing.lookup(actives),
+        streamOf: (key) => Number(key),
+        initial: () => ({ offset: 0 }),
+        read: readRun,
+        checkpoint: (state) => {
+          discovered = state;
+          return checkpoint();
+        },
+      },
+      context,
+    );
+  }
+  if (skipped) throw skipped;
 }
 
-/** U+FFFD, what a JSON encoder puts for invalid UTF-8 such as half a character. */
-const REPLACEMENT = '\uFFFD';
-const TRAILING_REPLACEMENTS = /\uFFFD+$/u;
-
-/**
- * `log` (a segment of `span` bytes that may end in a cut character) without its trailing U+FFFDs;
- * undefined when nothing would be left. A U+FFFD that was really in the log is then read again
- * from the next offset, which costs bytes, not correctness. The first character is kept when
- * `span` is at least 4 bytes: it was whole (a segment starts on a character and none is longer),
- * and keeping it makes every call progress through a run of real U+FFFDs.
- */
-function wholeCharacters(log: string, span: number): string | undefined {
-  let whole = log.replace(TRAILING_REPLACEMENTS, '');
-  if (whole === '' && span >= 4) whole = log.slice(0, 1);
-  return whole === '' ? undefined : whole;
-}
-
-function lineRecord(runId: number, offset: number, line: string): ProviderRecord {
-  const record: DataWorksLogLine = { offset, line };
-  return { id: `${runId}:${offset}`, context: { runId }, record };
+function composeCheckpoint(
+  fixed: Readonly<Record<string, RunCursor>>,
+  discovered: DiscoveryState<RunCursor> | undefined,
+): DataWorksDqScanLogCheckpoint {
+  const keys = Object.keys(fixed);
+  const offsets = Object.fromEntries(keys.map((k) => [k, fixed[k]!.offset]));
+  const tails = Object.fromEntries(keys.flatMap((k) => (fixed[k]!.last ? [[k, fixed[k]!.last!]] : [])));
+  const generations = Object.fromEntries(keys.flatMap((k) => (fixed[k]!.gen ? [[k, fixed[k]!.gen!]] : [])));
+  return {
+    offsets,
+    ...(Object.keys(tails).length > 0 ? { tails } : {}),
+    ...(Object.keys(generations).length > 0 ? { generations } : {}),
+    ...(discovered ? { discovered } : {}),
+  };
 }
