@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { SkippedStreamsError } from '../errors/index.js';
 import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials, type AliyunProduct } from './aliyun/index.js';
 import { runCursorSchema, runLogReader, type RunCursor } from './dataworks/run-log.js';
 import { scanRunListing } from './dataworks/scan-runs.js';
@@ -11,10 +10,9 @@ import {
   discoveryTimingShape,
   initialDiscoveryState,
   instantMs,
-  readDiscovered,
+  readSourceStreams,
   type DiscoveryState,
 } from './discovery/index.js';
-import { readStreams } from './kit/index.js';
 import type { Provider, ProviderContext, ProviderPage, SourceSpec } from './provider.js';
 
 /** DataWorks OpenAPI, version 2024-05-18. */
@@ -135,7 +133,6 @@ async function* readRuns(
 ): AsyncGenerator<ProviderPage<DataWorksDqScanLogCheckpoint>> {
   const { params } = source;
   const client = aliyunClientForSource(source, context, PRODUCT);
-  const fixedIds = new Set((params.runIds ?? []).map(String));
   let fixed: Record<string, RunCursor> = Object.fromEntries(
     Object.entries(from.offsets).map(([key, offset]) => {
       const last = from.tails?.[key];
@@ -145,7 +142,6 @@ async function* readRuns(
   );
   let discovered: DiscoveryState<RunCursor> | undefined =
     from.discovered ?? (params.discover ? initialDiscoveryState<RunCursor>(instantMs(params.discover.since)) : undefined);
-  const checkpoint = (): DataWorksDqScanLogCheckpoint => composeCheckpoint(fixed, discovered);
   const readRun = runLogReader({
     client,
     context,
@@ -153,58 +149,32 @@ async function* readRuns(
     startOf: (runId) => discovered?.active[String(runId)]?.time ?? 0,
   });
 
-  let skipped: SkippedStreamsError | undefined;
-  if (params.runIds) {
-    try {
-      yield* readStreams(
-        {
-          noun: 'run',
-          field: 'runId',
-          param: 'runIds',
-          streams: params.runIds,
-          key: String,
-          from: fixed,
-          initial: () => ({ offset: 0 }),
-          checkpoint: (states) => {
-            fixed = states;
-            return checkpoint();
-          },
-          read: readRun,
-          concurrency: params.concurrency,
-        },
-        context,
-      );
-    } catch (error) {
-      // Discovered runs are read all the same; the drain then fails naming the skipped ones.
-      if (!(error instanceof SkippedStreamsError) || !params.discover) throw error;
-      skipped = error;
-    }
-  }
-  if (params.discover && discovered) {
-    const listing = scanRunListing(client, params.discover, context);
-    yield* readDiscovered(
-      {
-        noun: 'run',
-        field: 'runId',
-        options: discoveryOptions(params.discover, params.concurrency),
-        from: discovered,
-        list: async (since, page) => {
-          const listed = await listing.list(since, page);
-          return { ...listed, streams: listed.streams.filter((s) => !fixedIds.has(s.key)) };
-        },
-        lookup: (actives) => listing.lookup(actives),
-        streamOf: (key) => Number(key),
-        initial: () => ({ offset: 0 }),
-        read: readRun,
-        checkpoint: (state) => {
-          discovered = state;
-          return checkpoint();
-        },
+  yield* readSourceStreams(
+    {
+      noun: 'run',
+      field: 'runId',
+      param: 'runIds',
+      configured: params.runIds ? { streams: params.runIds, key: String, from: fixed } : undefined,
+      discovery:
+        params.discover && discovered
+          ? {
+              options: discoveryOptions(params.discover, params.concurrency),
+              from: discovered,
+              listing: scanRunListing(client, params.discover, context),
+              streamOf: Number,
+            }
+          : undefined,
+      concurrency: params.concurrency,
+      initial: () => ({ offset: 0 }),
+      read: readRun,
+      checkpoint: (configured, state) => {
+        fixed = configured;
+        discovered = state;
+        return composeCheckpoint(fixed, discovered);
       },
-      context,
-    );
-  }
-  if (skipped) throw skipped;
+    },
+    context,
+  );
 }
 
 function composeCheckpoint(

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { SkippedStreamsError } from '../errors/index.js';
 import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials, type AliyunProduct } from './aliyun/index.js';
 import {
   concurrencySchema,
@@ -9,10 +8,9 @@ import {
   discoveryTimingShape,
   initialDiscoveryState,
   instantMs,
-  readDiscovered,
+  readSourceStreams,
   type DiscoveryState,
 } from './discovery/index.js';
-import { readStreams } from './kit/index.js';
 import { executionCursorSchema, executionLogReader, type ExecutionCursor } from './oos/execution-log.js';
 import { executionListing } from './oos/executions.js';
 import type { Provider, ProviderContext, ProviderPage, SourceSpec } from './provider.js';
@@ -113,11 +111,8 @@ async function* readExecutions(
 ): AsyncGenerator<ProviderPage<OosExecutionLogsCheckpoint>> {
   const { params } = source;
   const client = aliyunClientForSource(source, context, PRODUCT);
-  const fixedIds = new Set(params.executionIds ?? []);
-  let fixed: Record<string, ExecutionCursor> = { ...from.executions };
   let discovered: DiscoveryState<ExecutionCursor> | undefined =
     from.discovered ?? (params.discover ? initialDiscoveryState<ExecutionCursor>(instantMs(params.discover.since)) : undefined);
-  const checkpoint = (): OosExecutionLogsCheckpoint => ({ executions: fixed, ...(discovered ? { discovered } : {}) });
   const readExecution = executionLogReader({
     client,
     context,
@@ -125,56 +120,29 @@ async function* readExecutions(
     startOf: (id) => discovered?.active[id]?.time ?? 0,
   });
 
-  let skipped: SkippedStreamsError | undefined;
-  if (params.executionIds) {
-    try {
-      yield* readStreams(
-        {
-          noun: 'execution',
-          field: 'executionId',
-          param: 'executionIds',
-          streams: params.executionIds,
-          key: (id) => id,
-          from: fixed,
-          initial: () => ({ archived: 0, tokenIndex: 0 }),
-          checkpoint: (states) => {
-            fixed = states;
-            return checkpoint();
-          },
-          read: readExecution,
-          concurrency: params.concurrency,
-        },
-        context,
-      );
-    } catch (error) {
-      // Discovered executions are read all the same; the drain then fails naming the skipped ones.
-      if (!(error instanceof SkippedStreamsError) || !params.discover) throw error;
-      skipped = error;
-    }
-  }
-  if (params.discover && discovered) {
-    const listing = executionListing(client, { regionId: params.regionId, ...params.discover }, context);
-    yield* readDiscovered(
-      {
-        noun: 'execution',
-        field: 'executionId',
-        options: discoveryOptions(params.discover, params.concurrency),
-        from: discovered,
-        list: async (since, page) => {
-          const listed = await listing.list(since, page);
-          return { ...listed, streams: listed.streams.filter((s) => !fixedIds.has(s.key)) };
-        },
-        lookup: (actives) => listing.lookup(actives),
-        streamOf: (key) => key,
-        initial: () => ({ archived: 0, tokenIndex: 0 }),
-        read: readExecution,
-        checkpoint: (state) => {
-          discovered = state;
-          return checkpoint();
-        },
+  yield* readSourceStreams(
+    {
+      noun: 'execution',
+      field: 'executionId',
+      param: 'executionIds',
+      configured: params.executionIds ? { streams: params.executionIds, key: (id) => id, from: from.executions } : undefined,
+      discovery:
+        params.discover && discovered
+          ? {
+              options: discoveryOptions(params.discover, params.concurrency),
+              from: discovered,
+              listing: executionListing(client, { regionId: params.regionId, ...params.discover }, context),
+              streamOf: (key) => key,
+            }
+          : undefined,
+      concurrency: params.concurrency,
+      initial: () => ({ archived: 0, tokenIndex: 0 }),
+      read: readExecution,
+      checkpoint: (executions, state) => {
+        discovered = state;
+        return { executions, ...(state ? { discovered: state } : {}) };
       },
-      context,
-    );
-  }
-  if (skipped) throw skipped;
+    },
+    context,
+  );
 }

@@ -20,3 +20,4 @@ export {
   discoveryOptions,
   concurrencySchema,
 } from './discover-params.js';
+export { readSourceStreams, type SourceStreams, type StreamListing } from './read-source-streams.js';
