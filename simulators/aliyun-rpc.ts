@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { expectedAcs3Signature } from './aliyun-signature.js';
 import { HttpSimulator, type SimRequest, type SimResponse } from './http-simulator.js';
 import type { FaultControl } from './http-types.js';
+import type { IssuedAccessKey, TemporaryKeyring } from './temporary-credentials.js';
 
 /** AccessKey the Alibaba simulators accept unless told otherwise; not a real credential. */
 export const SIMULATOR_ACCESS_KEY = {
@@ -20,6 +21,15 @@ export interface AliyunSimulatorOptions {
   latencyMs?: number;
   /** Simulator clock, for date-skew checks. @defaultValue Date.now */
   now?: () => number;
+  /** Temporary keys (STS, the instance role) accepted with their security token until they expire. */
+  keyring?: TemporaryKeyring;
+  /** Refuse the fixed AccessKey: only keys of the keyring are let in. @defaultValue false */
+  temporaryOnly?: boolean;
+  /**
+   * Actions that take no signature (STS AssumeRoleWithOIDC): `Action`, `Version` and the other
+   * parameters in the query or a form-encoded body, as the credential SDKs send them.
+   */
+  anonymousActions?: Record<string, AliyunActionHandler>;
 }
 
 /** What an action handler gets: the decoded parameters and the caller's AccessKey ID. */
@@ -73,6 +83,9 @@ export class AliyunRpcSimulator {
   readonly #accessKeySecret: string;
   readonly #securityToken: string | undefined;
   readonly #now: () => number;
+  readonly #keyring: TemporaryKeyring | undefined;
+  readonly #temporaryOnly: boolean;
+  readonly #anonymous: Record<string, AliyunActionHandler>;
   /** Nonces seen, with their arrival time, pruned after the skew window. */
   readonly #nonces = new Map<string, number>();
   /** Refusals by code, so tests can see what the signer got wrong. */
@@ -85,6 +98,9 @@ export class AliyunRpcSimulator {
     this.#accessKeySecret = options.accessKeySecret ?? SIMULATOR_ACCESS_KEY.accessKeySecret;
     this.#securityToken = options.securityToken;
     this.#now = options.now ?? Date.now;
+    this.#keyring = options.keyring;
+    this.#temporaryOnly = options.temporaryOnly ?? false;
+    this.#anonymous = options.anonymousActions ?? {};
     this.http = new HttpSimulator({
       handler: (request) => this.#handle(request),
       renderError: (kind) =>
@@ -120,23 +136,37 @@ export class AliyunRpcSimulator {
       );
     }
     const action = request.headers['x-acs-action'] ?? request.query.get('Action') ?? '';
+    if (Object.hasOwn(this.#anonymous, action) && request.headers.authorization === undefined) return this.#anonymousCall(action, request);
     const handler = Object.hasOwn(this.#actions, action) ? this.#actions[action] : undefined;
     if (!handler) return this.#refuse(404, 'InvalidAction.NotFound', `Specified api ${action} is not found.`);
     if (request.headers['x-acs-version'] !== this.#version) {
       return this.#refuse(400, 'InvalidVersion', `Specified parameter Version is not valid (expected ${this.#version}).`);
     }
-    const refused = this.#verifySignature(request);
-    if (refused) return refused;
+    const verified = this.#verifySignature(request);
+    if ('status' in verified) return verified;
     const params = new URLSearchParams(request.query);
     params.delete('Action');
-    return handler({ params, accessKeyId: this.#accessKeyId, requestId: newRequestId() });
+    return handler({ params, accessKeyId: verified.accessKeyId, requestId: newRequestId() });
   }
 
-  #verifySignature(request: SimRequest): SimResponse | undefined {
+  #anonymousCall(action: string, request: SimRequest): SimResponse {
+    const params = new URLSearchParams(request.query);
+    if ((request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      for (const [name, value] of new URLSearchParams(request.body)) params.append(name, value);
+    }
+    if (params.get('Version') !== this.#version) {
+      return this.#refuse(400, 'InvalidVersion', `Specified parameter Version is not valid (expected ${this.#version}).`);
+    }
+    params.delete('Action');
+    return this.#anonymous[action]!({ params, accessKeyId: '', requestId: newRequestId() });
+  }
+
+  #verifySignature(request: SimRequest): SimResponse | { accessKeyId: string } {
     const match = AUTH_HEADER.exec(request.headers.authorization ?? '');
     if (!match) return this.#refuse(400, 'IncompleteSignature', 'The request signature does not conform to Aliyun standards.');
     const [, credential, signedList, signature] = match as unknown as [string, string, string, string];
-    if (credential !== this.#accessKeyId) {
+    const issued: IssuedAccessKey | undefined = credential === this.#accessKeyId ? undefined : this.#keyring?.find(credential);
+    if ((credential !== this.#accessKeyId || this.#temporaryOnly) && !issued) {
       return this.#refuse(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
     }
     const signedNames = signedList.split(';');
@@ -156,12 +186,22 @@ export class AliyunRpcSimulator {
       headers: request.headers,
       signedHeaders: signedNames,
       payloadSha256,
-      secret: this.#accessKeySecret,
+      secret: issued?.accessKeySecret ?? this.#accessKeySecret,
     });
     if (expected !== signature) {
       return this.#refuse(400, 'SignatureDoesNotMatch', 'Specified signature is not matched with our calculation.');
     }
-    if (this.#securityToken !== undefined && request.headers['x-acs-security-token'] !== this.#securityToken) {
+    if (issued) {
+      if (request.headers['x-acs-security-token'] === undefined) {
+        return this.#refuse(400, 'MissingSecurityToken', 'SecurityToken is mandatory for this action.');
+      }
+      if (request.headers['x-acs-security-token'] !== issued.securityToken) {
+        return this.#refuse(400, 'InvalidSecurityToken.MismatchWithAccessKey', 'Specified SecurityToken mismatch with the AccessKey.');
+      }
+      if (this.#keyring!.refuseIfExpired(issued)) {
+        return this.#refuse(400, 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired.');
+      }
+    } else if (this.#securityToken !== undefined && request.headers['x-acs-security-token'] !== this.#securityToken) {
       return this.#refuse(400, 'InvalidSecurityToken.Expired', 'Specified SecurityToken is expired or invalid.');
     }
     const now = this.#now();
@@ -177,7 +217,7 @@ export class AliyunRpcSimulator {
     for (const [seen, at] of this.#nonces) if (now - at > 2 * MAX_SKEW_MS) this.#nonces.delete(seen);
     if (this.#nonces.has(nonce)) return this.#refuse(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
     this.#nonces.set(nonce, now);
-    return undefined;
+    return { accessKeyId: credential };
   }
 }
 

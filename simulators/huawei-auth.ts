@@ -1,11 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { expectedHuaweiSignature, parseHuaweiAuthorization, parseHuaweiSdkDate } from './huawei-signature.js';
 import type { ErrorRenderer, SimRequest, SimResponse } from './http-simulator.js';
+import type { IssuedTokens } from './temporary-credentials.js';
 
 /** Who a Huawei simulator lets in: AK/SK pairs (with their security token when temporary) and IAM tokens. */
 export interface HuaweiSimAuth {
   keys?: readonly { ak: string; sk: string; securityToken?: string }[];
   tokens?: readonly string[];
+  /** Tokens the IAM simulator issued: accepted until they expire, for the project they are scoped to. */
+  issuedTokens?: IssuedTokens;
   /** Largest accepted distance between X-Sdk-Date and the simulator's clock. @defaultValue 15 min */
   maxSkewMs?: number;
 }
@@ -43,7 +46,13 @@ function iamError(detail: string): SimResponse {
 export function verifyHuaweiAuth(request: SimRequest, auth: HuaweiSimAuth, now: number = Date.now()): SimResponse | undefined {
   const token = request.headers['x-auth-token'];
   if (token !== undefined) {
-    return (auth.tokens ?? []).includes(token) ? undefined : iamError('decrypt token fail');
+    if ((auth.tokens ?? []).includes(token)) return undefined;
+    const state = auth.issuedTokens?.check(token);
+    if (state === 'expired') return huaweiErrorResponse(401, 'APIGW.0307', 'The token must be updated.');
+    const issued = state === 'valid' ? auth.issuedTokens!.find(token) : undefined;
+    // A project-scoped token opens that project's APIs only (their paths name the project).
+    if (issued && (issued.projectId === undefined || request.path.includes(`/${issued.projectId}/`))) return undefined;
+    return iamError(issued ? 'token scope does not match the project' : 'decrypt token fail');
   }
   const header = request.headers.authorization;
   if (header === undefined) return iamError('Authorization not found');

@@ -24,5 +24,9 @@ export { SIMULATOR_ACCESS_KEY, type AliyunSimulatorOptions } from './aliyun-rpc.
 export { HuaweiDataArtsSimulator, type InstanceAccessLog, type HuaweiDataArtsSimulatorOptions } from './huawei-dataarts.js';
 export { HuaweiDwsSimulator, type AuditDumpRecord, type HuaweiDwsSimulatorOptions, type DwsRecordMatch } from './huawei-dws.js';
 export type { HuaweiSimAuth } from './huawei-auth.js';
+export { TemporaryKeyring, IssuedTokens, type IssuedAccessKey, type IssuedToken } from './temporary-credentials.js';
+export { AliyunStsSimulator, signOidcToken, type StsSimulatorOptions, type SimulatedRole } from './aliyun-sts.js';
+export { EcsMetadataSimulator, type EcsMetadataSimulatorOptions } from './aliyun-ecs-metadata.js';
+export { HuaweiIamSimulator, type HuaweiIamSimulatorOptions, type SimulatedIamUser, type SimulatedAgency } from './huawei-iam.js';
 export { HttpSimulator, type HttpSimulatorOptions } from './http-simulator.js';
 export type { SimRequest, SimResponse, FaultKind, FaultControl } from './http-types.js';

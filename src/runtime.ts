@@ -1,5 +1,6 @@
 import { ManifestLedger } from './archive/index.js';
 import { FileCheckpointStore, RedisCheckpointStore, type CheckpointStore } from './checkpoints/index.js';
+import { CredentialRegistry } from './credentials/index.js';
 import type { ArchiverConfig } from './config/index.js';
 import { BatchSpool, resolveSpoolDir, type DrainDeps } from './drain/index.js';
 import { DependencyUnavailableError } from './errors/index.js';
@@ -75,6 +76,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
   });
   const swept = await BatchSpool.sweep(spoolDir);
   if (swept > 0) logger.info({ spoolDir, files: swept }, 'removed spool files of processes that died mid-batch');
+  const providerRetry = { ...defaultRetryPolicy, maxAttempts: config.http.maxAttempts };
   const deps: DrainDeps = {
     ledger,
     checkpoints,
@@ -84,7 +86,8 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     logger,
     batch: config.batch,
     spoolDir,
-    providerRetry: { ...defaultRetryPolicy, maxAttempts: config.http.maxAttempts },
+    providerRetry,
+    credentials: new CredentialRegistry().services({ http, retry: providerRetry, logger }),
   };
   return {
     config,

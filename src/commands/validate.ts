@@ -1,3 +1,4 @@
+import { CredentialRegistry, type CredentialServices } from '../credentials/index.js';
 import { loadConfig, type ArchiverConfig, type RedisConfig, type SourceConfig } from '../config/index.js';
 import { ArchiverError } from '../errors/index.js';
 import { HttpClient, defaultRetryPolicy } from '../http/index.js';
@@ -36,7 +37,9 @@ export async function validate(options: ValidateOptions, output: Output, logger:
   checks.push(await checkStorage(config));
   const http = new HttpClient({ timeoutMs: Math.min(config.http.timeoutMs, CONNECT_TIMEOUT_MS), maxBodyBytes: config.http.maxBodyBytes });
   try {
-    for (const source of config.sources.filter((s) => s.enabled)) checks.push(await checkSource(source, http, logger));
+    const retry = { ...defaultRetryPolicy, maxAttempts: 2, maxElapsedMs: CONNECT_TIMEOUT_MS };
+    const credentials = new CredentialRegistry().services({ http, retry, logger });
+    for (const source of config.sources.filter((s) => s.enabled)) checks.push(await checkSource(source, http, credentials, logger));
   } finally {
     await http.close();
   }
@@ -100,14 +103,15 @@ async function checkStorage(config: ArchiverConfig): Promise<Check> {
   }
 }
 
-async function checkSource(source: SourceConfig, http: HttpClient, logger: Logger): Promise<Check> {
+async function checkSource(source: SourceConfig, http: HttpClient, credentials: CredentialServices, logger: Logger): Promise<Check> {
   const what = `source ${source.id}`;
   const provider = getProvider(source.provider);
   const spec = {
     id: source.id,
     provider: source.provider,
     endpoint: source.endpoint,
-    credentials: source.credentials,
+    // Temporary credentials are obtained here (STS, IAM, the metadata service): part of what is checked.
+    credentials: provider.cloud.credentialSource(source.credentials, { sourceId: source.id, params: source.params }, credentials),
     params: source.params,
     timeoutMs: source.timeoutMs,
   };

@@ -171,10 +171,10 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], t
     if (!provider) return;
     const params = parseTyped(typed, provider.paramsSchema, raw.params ?? {}, ['sources', index, 'params']);
     if (!params.success) pushZod(issues, params.error, ['sources', index, 'params'], typed);
-    const fromEnv = raw.credentials === undefined ? provider.cloud.credentialsFromEnv(env) : undefined;
-    const credentials = provider.cloud.credentialsSchema.safeParse(raw.credentials ?? fromEnv);
+    const withEnv = provider.cloud.credentialsWithEnv(raw.credentials, env);
+    const credentials = provider.cloud.credentialsSchema.safeParse(withEnv);
     if (!credentials.success) {
-      if (fromEnv && Object.keys(fromEnv).length === 0) {
+      if (raw.credentials === undefined && Object.keys(withEnv ?? {}).length === 0) {
         issues.push({
           path: formatPath(['sources', index, 'credentials']),
           message: `required: set credentials, or ${provider.cloud.credentialsEnvHint} in the environment`,

@@ -3,6 +3,7 @@ import type { CheckpointStore, HeadRef } from '../checkpoints/index.js';
 import type { SourceConfig } from '../config/index.js';
 import { ArchiverError, LeaseLostError, ShutdownError } from '../errors/index.js';
 import { failpoint } from '../failpoints.js';
+import type { CredentialServices } from '../credentials/index.js';
 import type { HttpClient, RetryPolicy } from '../http/index.js';
 import type { LeaseManager } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
@@ -24,6 +25,8 @@ export interface DrainDeps {
   spoolDir: string;
   /** Backoff for provider calls. */
   providerRetry: RetryPolicy;
+  /** Where sources get what their requests are signed with; temporary credentials are shared and refreshed. */
+  credentials: CredentialServices;
   now?: () => number;
   /** Providers by id. @defaultValue the registry's (a test brings its own fake) */
   providers?: ReadonlyMap<string, Provider<unknown, unknown, unknown>>;
@@ -124,7 +127,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       id: source.id,
       provider: source.provider,
       endpoint: source.endpoint,
-      credentials: source.credentials,
+      credentials: provider.cloud.credentialSource(source.credentials, { sourceId: source.id, params: source.params }, deps.credentials),
       params: source.params,
       timeoutMs: source.timeoutMs,
     };

@@ -15,4 +15,5 @@ export {
 export { StorageError, ObjectExistsError } from './storage-error.js';
 export { LeaseBusyError, LeaseLostError } from './lease-error.js';
 export { ShutdownError } from './shutdown-error.js';
+export { CredentialError } from './credential-error.js';
 export { DependencyUnavailableError } from './dependency-unavailable-error.js';

@@ -73,7 +73,7 @@ export interface JsonCallResult<T> {
   body: T;
   requestId: string | undefined;
   bytes: number;
-  /** The answer's headers, e.g. `date` for a provider that bounds times by the server's clock. */
+  /** The answer's headers, lower-cased: `date` for a provider that bounds times by the server's clock, Huawei IAM's `x-subject-token`. */
   headers: Record<string, string>;
 }
 

@@ -1,3 +1,4 @@
+import { isSharedCredentials } from '../credentials/index.js';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { aliyunClientForSource, aliyunCloud, aliyunEndpoint, type AliyunCredentials, type AliyunProduct } from './aliyun/index.js';
@@ -164,7 +165,9 @@ async function* readWindows(
   context: ProviderContext,
 ): AsyncGenerator<ProviderPage<SddpMaskingHistoryCheckpoint>> {
   const { params } = source;
-  const key = sddpRateLimitKey(source.credentials.accessKeyId);
+  // Per account: temporary keys change at every refresh, the role they come from does not.
+  const { credentials } = source;
+  const key = sddpRateLimitKey(isSharedCredentials(credentials) ? credentials.identity : credentials.accessKeyId);
   const client = aliyunClientForSource(source, context, PRODUCT, () =>
     context.rateLimiter.acquire(key, SDDP_CALLS_PER_SECOND, context.signal),
   );

@@ -3,6 +3,7 @@ import type { ProviderResponseError, ProviderStreamError } from '../errors/index
 import type { CallLog, HttpClient, RetryPolicy } from '../http/index.js';
 import type { Logger } from '../observability/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
+import type { SharedCredentials } from '../credentials/index.js';
 import type { Cloud } from './cloud.js';
 
 /** One record as a provider hands it to the pipeline. */
@@ -88,7 +89,8 @@ export interface SourceSpec<P, K> {
   provider: string;
   /** The source's endpoint, or the provider's default for its region. */
   endpoint: string;
-  credentials: K;
+  /** Fixed keys, or a source asked before every request (temporary credentials, refreshed). */
+  credentials: K | SharedCredentials<K>;
   params: P;
   /** Request timeout in ms for this source's calls. */
   timeoutMs: number;
@@ -120,7 +122,7 @@ export interface CheckpointSummary {
 export interface Provider<P = unknown, C = unknown, K = unknown> {
   readonly id: string;
   /** The cloud whose credentials the sources carry. */
-  readonly cloud: Cloud<K>;
+  readonly cloud: Cloud<K, unknown>;
   /** Schema of `sources[].params`; reports problems by path. */
   readonly paramsSchema: ZodType<P, ZodTypeDef, unknown>;
   /** Schema of a persisted checkpoint, checked when it is read back. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { credentialForms } from '../../credentials/index.js';
 
 /** AK/SK pair, plus the security token when the pair is temporary (STS-style credentials). */
 export const huaweiAkSkCredentialsSchema = z
@@ -21,6 +22,46 @@ export const huaweiTokenCredentialsSchema = z
  * token. Strict objects so a misspelt key (`secretKey`) is reported, not silently ignored.
  */
 export const huaweiCredentialsSchema = z.union([huaweiAkSkCredentialsSchema, huaweiTokenCredentialsSchema]);
+
+/**
+ * An IAM user's password, from which the archiver obtains IAM tokens itself (POST /v3/auth/tokens)
+ * and obtains a new one well before the 24 hours are over. With `agency`, the user's token then
+ * obtains an agency token of the delegating account (methods ["assume_role"]).
+ */
+export const huaweiIamSchema = z
+  .object({
+    /** IAM endpoint. @defaultValue https://iam.myhuaweicloud.com (or iam.<region>.myhuaweicloud.com) */
+    endpoint: z.string().url('expected a URL such as https://iam.cn-north-4.myhuaweicloud.com').optional(),
+    /** Account (domain) name the IAM user belongs to. */
+    domain: z.string().min(1),
+    /** IAM user name. */
+    user: z.string().min(1),
+    password: z.string().min(1, 'password is empty (is the file or environment variable set?)'),
+    agency: z
+      .object({
+        /** Account (domain) name of the delegating party; or `domainId`. */
+        domain: z.string().min(1).optional(),
+        domainId: z.string().min(1).optional(),
+        /** Agency name created by the delegating account. */
+        name: z.string().min(1),
+      })
+      .strict()
+      .refine((agency) => (agency.domain === undefined) !== (agency.domainId === undefined), {
+        message: 'give one of domain or domainId (the delegating account)',
+      })
+      .optional(),
+  })
+  .strict();
+
+export type HuaweiIam = z.infer<typeof huaweiIamSchema>;
+
+/**
+ * `sources[].credentials` as written: fixed AK/SK or token, or an IAM user whose tokens the
+ * archiver obtains and refreshes (scoped to the source's project).
+ */
+export const huaweiCredentialsConfigSchema = credentialForms(huaweiCredentialsSchema, { iam: huaweiIamSchema });
+
+export type HuaweiCredentialsConfig = z.infer<typeof huaweiCredentialsConfigSchema>;
 
 export type HuaweiAkSkCredentials = z.infer<typeof huaweiAkSkCredentialsSchema>;
 export type HuaweiTokenCredentials = z.infer<typeof huaweiTokenCredentialsSchema>;
