@@ -39,14 +39,14 @@ export const aliyunCloud: Cloud<AliyunCredentials, AliyunCredentialsConfig> = {
     'ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (or the RRSA role: ALIBABA_CLOUD_ROLE_ARN, ' +
     'ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE; or ALIBABA_CLOUD_ECS_METADATA)',
   credentialSource(configured, use, services) {
-    if ('accessKeyId' in configured) return fixedCredentials(configured, configured.accessKeyId).usedBy(use.sourceId);
     const refreshing = (issuer: (s: CredentialServices) => CredentialIssuer<AliyunCredentials>) =>
       services
         .shared(`aliyun:${JSON.stringify(configured)}`, () => new RefreshingCredentials(issuer(services), services))
         .usedBy(use.sourceId);
     if ('assumeRole' in configured) return refreshing((s) => assumeRoleIssuer(configured.assumeRole, s));
     if ('oidc' in configured) return refreshing((s) => oidcIssuer(configured.oidc, s));
-    return refreshing((s) => ecsRamRoleIssuer(configured.ecsRamRole, s));
+    if ('ecsRamRole' in configured) return refreshing((s) => ecsRamRoleIssuer(configured.ecsRamRole, s));
+    return fixedCredentials(configured, configured.accessKeyId).usedBy(use.sourceId);
   },
 };
 
