@@ -62,6 +62,22 @@ describe('README examples', () => {
     }
   });
 
+  it('the commands table names every command and every option the CLI has', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const help = (args: string[]): string => spawnSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' }).stdout;
+    const commands = [...help([]).matchAll(/^ {2}([a-z-]+) \[?/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+    expect(commands.sort()).toEqual(['demo', 'export', 'run-once', 'status', 'validate', 'verify', 'worker']);
+    for (const command of commands) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`log-archiver ${command}`));
+      expect(row, `README commands table has no row for ${command}`).toBeDefined();
+      for (const option of help([command]).matchAll(/--([a-z-]+)/g)) {
+        if (option[1] === 'help') continue;
+        const spelled = option[1] === 'config' ? /-c config\.yaml/ : new RegExp(`--${option[1]}\\b`);
+        expect(row, `README row of ${command} lacks --${option[1]}`).toMatch(spelled);
+      }
+    }
+  });
+
   it('the envelope example is an envelope', () => {
     const [example] = all.filter((e) => e.mark === 'envelope');
     expect(Object.keys(JSON.parse(example!.body) as object)).toEqual(['source', 'provider', 'id', 'fetchedAt', 'context', 'record']);
