@@ -9,6 +9,8 @@ import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 import { verify } from './commands/verify.js';
 import { demo } from './commands/demo.js';
+import { acknowledge } from './commands/acknowledge.js';
+import { handover } from './commands/handover.js';
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
 import { createLogger, type Logger } from './observability/index.js';
@@ -71,9 +73,12 @@ async function main(argv: string[]): Promise<{ code: number; logger: Logger | un
   program
     .command('verify')
     .description('check the archive against its manifests: 0 intact, 1 something missing, altered or unreadable, 3 storage unreachable')
-    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .requiredOption('-c, --config <file>', 'config file (YAML); storage and manifests are enough')
+    .option('-s, --source <id...>', 'only these sources')
+    .option('--until <time>', 'an archive no longer written to: digest gaps after this ISO-8601 time are not findings')
+    .option('--state <file>', 'incremental: check only what came after the last intact run recorded in this file')
     .option('--json', 'machine-readable output')
-    .action(async (options: { config: string; json?: boolean }) => {
+    .action(async (options: { config: string; json?: boolean; source?: string[]; until?: string; state?: string }) => {
       code = await verify(options, output, logger);
     });
 
@@ -98,6 +103,26 @@ async function main(argv: string[]): Promise<{ code: number; logger: Logger | un
     .option('--records', 'print each provider record alone instead of the whole envelope')
     .action(async (options: { config: string; source: string; since?: string; until?: string; records?: boolean }) => {
       code = await exportRecords(options, output, logger);
+    });
+
+  program
+    .command('acknowledge')
+    .description("record an operator's acknowledgement of a source's damage in its chain, so the source archives again")
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .requiredOption('-s, --source <id>', 'the damaged source')
+    .requiredOption('--reason <text>', 'why (kept in the archive)')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { config: string; source: string; reason: string; json?: boolean }) => {
+      code = await acknowledge(options, output, logger);
+    });
+
+  program
+    .command('handover')
+    .description("make this config's deployment the owner of the archive prefix (stop the previous one first)")
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .requiredOption('--reason <text>', 'why (kept in the archive)')
+    .action(async (options: { config: string; reason: string }) => {
+      code = await handover(options, output, logger);
     });
 
   program

@@ -1,4 +1,5 @@
-import { ManifestLedger } from './archive/index.js';
+import { resolve } from 'node:path';
+import { ManifestLedger, OwnerGuard } from './archive/index.js';
 import { FileCheckpointStore, RedisCheckpointStore, type CheckpointStore } from './checkpoints/index.js';
 import { CredentialRegistry } from './credentials/index.js';
 import type { ArchiverConfig } from './config/index.js';
@@ -17,6 +18,7 @@ export interface Runtime {
   config: ArchiverConfig;
   deps: DrainDeps;
   store: ObjectStore;
+  owner: OwnerGuard;
   redis: RedisClient | undefined;
   /** The deployment's Redis keys (`redis.prefix`, hash-tagged); undefined without redis. */
   keys: RedisKeys | undefined;
@@ -27,6 +29,21 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Whether a Redis connection is required (worker) or only used when configured (run-once). */
   needRedis: boolean;
+  /**
+   * Whether this process writes the archive: then storage must show it can arbitrate create-only
+   * writes (probed, fail closed) and this deployment must own the prefix. @defaultValue true
+   */
+  write?: boolean;
+}
+
+/**
+ * The name this deployment's coordination state goes by in the archive's owner record: the
+ * lease coordinator (Redis server and prefix, or the state directory), unless configured.
+ */
+export function ownerIdentity(config: ArchiverConfig): string {
+  if (config.checkpoints.deployment) return config.checkpoints.deployment;
+  if (config.redis) return `${describeRedis(config.redis)}#${config.redis.prefix}`;
+  return `file://${resolve(config.checkpoints.path)}`;
 }
 
 /** Opens storage, checkpoints, leases, HTTP and rate limiting as the config says. */
@@ -68,11 +85,30 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     : new FileLeaseManager(config.checkpoints.path, { ttlMs: config.worker.leaseTtlMs, logger });
   const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis, keys!) : new LocalRateLimiter();
   const http = new HttpClient({ timeoutMs: config.http.timeoutMs, maxBodyBytes: config.http.maxBodyBytes });
+  const writer = `log-archiver/${VERSION}`;
+  const owner = new OwnerGuard(store, { deployment: ownerIdentity(config), writer, keys: config.manifests.keys });
+  if (options.write !== false) {
+    try {
+      const arbitration = await store.prepare();
+      if (arbitration === 'emulate') {
+        logger.warn(
+          { storage: store.describe() },
+          'storage.conditionalWrites is "emulate": create-only writes are HEAD-then-PUT, so two deployments writing this prefix at once can lose records',
+        );
+      }
+      await owner.assert();
+    } catch (error) {
+      await store.close();
+      if (redis) redis.disconnect();
+      throw error;
+    }
+  }
   const ledger = new ManifestLedger(store, {
-    hmacKey: config.manifests.hmacKey,
+    keys: config.manifests.keys,
+    owner,
     logger,
     retry: { maxAttempts: 40, baseDelayMs: 500, maxDelayMs: 15_000, maxElapsedMs: 15 * 60_000 },
-    writer: `log-archiver/${VERSION}`,
+    writer,
   });
   const swept = await BatchSpool.sweep(spoolDir);
   if (swept > 0) logger.info({ spoolDir, files: swept }, 'removed spool files of processes that died mid-batch');
@@ -93,6 +129,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     config,
     deps,
     store,
+    owner,
     redis,
     keys,
     async close() {

@@ -108,9 +108,9 @@ async function objects(): Promise<{ records: number[]; ids: string[] }> {
   };
 }
 
-async function savedState(): Promise<{ position: unknown; updatedAt: string } | undefined> {
+async function savedState(): Promise<{ checkpoint: unknown; updatedAt: string } | undefined> {
   const state = await runtime.deps.checkpoints.load(SOURCE.id);
-  return state ? { position: state.position, updatedAt: state.updatedAt } : undefined;
+  return state ? { checkpoint: state.checkpoint, updatedAt: state.updatedAt } : undefined;
 }
 
 function range(from: number, to: number): string[] {
@@ -124,7 +124,7 @@ describe('drainSource with a fake provider', () => {
     // maxRecords 5: 2+2 (a third 2 would make 6), 2+2, 3.
     expect((await objects()).records).toEqual([4, 4, 3]);
     expect(result).toMatchObject({ records: 11, objects: 3, pages: 5 });
-    expect((await savedState())?.position).toEqual({ cursor: 5 });
+    expect((await savedState())?.checkpoint).toEqual({ cursor: 5 });
     expect((await verifyArchive(runtime.store, { sources: [SOURCE.id] })).ok).toBe(true);
   });
 
@@ -141,7 +141,7 @@ describe('drainSource with a fake provider', () => {
     expect(first).toMatchObject({ records: 0, objects: 0 });
     expect((await objects()).records).toEqual([]);
     const saved = await savedState();
-    expect(saved?.position).toEqual({ cursor: 3 });
+    expect(saved?.checkpoint).toEqual({ cursor: 3 });
 
     // Nothing left to read: the stored state is not rewritten.
     await drainSource(runtime.deps, SOURCE);
@@ -151,7 +151,7 @@ describe('drainSource with a fake provider', () => {
     script = steps(0, 0, 0, 0, 2, 0);
     await drainSource(runtime.deps, SOURCE);
     expect((await objects()).records).toEqual([2]);
-    expect((await savedState())?.position).toEqual({ cursor: 6 });
+    expect((await savedState())?.checkpoint).toEqual({ cursor: 6 });
   });
 
   it('an error mid-batch commits the pages read before it, fails the drain, and the next drain resumes after them', async () => {
@@ -164,13 +164,13 @@ describe('drainSource with a fake provider', () => {
     expect((error as DrainFailedError).progress).toMatchObject({ records: 4, objects: 1 });
     expect((error as DrainFailedError).retryable).toBe(true);
     expect((await objects()).records).toEqual([4]);
-    expect((await savedState())?.position).toEqual({ cursor: 2 });
+    expect((await savedState())?.checkpoint).toEqual({ cursor: 2 });
 
     // The provider recovers: the drain starts after the committed pages; nothing is repeated.
     script = steps(2, 2, 0, 3);
     await drainSource(runtime.deps, SOURCE);
     expect((await objects()).ids).toEqual(range(1, 7));
-    expect((await savedState())?.position).toEqual({ cursor: 4 });
+    expect((await savedState())?.checkpoint).toEqual({ cursor: 4 });
     expect((await verifyArchive(runtime.store, { sources: [SOURCE.id] })).ok).toBe(true);
   });
 

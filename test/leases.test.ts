@@ -1,3 +1,5 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCheckpointStore, FileCheckpointStore } from '../src/checkpoints/index.js';
@@ -8,7 +10,7 @@ import { RedisKeys } from '../src/redis/index.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 import { startRedis, type RedisHandle } from './helpers/with-redis.js';
 
-const state = (n: number) => ({ head: null, position: { n }, updatedAt: new Date().toISOString() });
+const state = (n: number) => ({ head: null, checkpoint: { n }, updatedAt: new Date().toISOString() });
 
 describe('redis leases and fenced checkpoints', () => {
   let redis: RedisHandle;
@@ -32,9 +34,9 @@ describe('redis leases and fenced checkpoints', () => {
     expect(BigInt(second.token)).toBeGreaterThan(BigInt(first.token));
     await expect(first.check()).rejects.toBeInstanceOf(LeaseLostError);
     await expect(checkpoints.save('s', state(2), first)).rejects.toBeInstanceOf(LeaseLostError);
-    expect((await checkpoints.load('s'))?.position).toEqual({ n: 1 });
+    expect((await checkpoints.load('s'))?.checkpoint).toEqual({ n: 1 });
     await checkpoints.save('s', state(3), second);
-    expect((await checkpoints.load('s'))?.position).toEqual({ n: 3 });
+    expect((await checkpoints.load('s'))?.checkpoint).toEqual({ n: 3 });
     await second.release();
   });
 
@@ -99,10 +101,95 @@ describe('file leases', () => {
       const second = await leases.acquire('s');
       expect(BigInt(second.token)).toBeGreaterThan(BigInt(first.token));
       await expect(checkpoints.save('s', state(2), first)).rejects.toBeInstanceOf(LeaseLostError);
-      expect((await checkpoints.load('s'))?.position).toEqual({ n: 1 });
+      expect((await checkpoints.load('s'))?.checkpoint).toEqual({ n: 1 });
       await second.release();
     } finally {
       removeTempDir(dir);
+    }
+  });
+});
+
+describe('file leases across containers and hosts', () => {
+  const lockOf = (dir: string) => join(dir, 'leases', 's.lock');
+
+  it('never takes a live lease of a holder in another pid namespace or host, however dead its pid looks here', async () => {
+    const dir = makeTempDir('file-lease-ns');
+    try {
+      const leases = new FileLeaseManager(dir, { ttlMs: 3000, logger: silentLogger() });
+      const held = await leases.acquire('s');
+      // Make the lock look written from another pid namespace: its pid (1 inside a container) means nothing here.
+      const body = JSON.parse(readFileSync(lockOf(dir), 'utf8')) as Record<string, unknown>;
+      writeFileSync(lockOf(dir), JSON.stringify({ ...body, pid: 999_999, pidNamespace: 'pid:[1]' }).padEnd(512, ' '));
+      for (let i = 0; i < 3; i += 1) {
+        await expect(new FileLeaseManager(dir, { ttlMs: 3000, logger: silentLogger() }).acquire('s')).rejects.toBeInstanceOf(
+          LeaseBusyError,
+        );
+        await sleep(400);
+      }
+      await held.release();
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+
+  it('renews in place: a renewal never overwrites a lock another process put there', async () => {
+    const dir = makeTempDir('file-lease-renew');
+    try {
+      const leases = new FileLeaseManager(dir, { ttlMs: 600, logger: silentLogger() });
+      const first = await leases.acquire('s');
+      // Someone replaces the lock (a takeover); the old holder's next renewal must notice, not overwrite.
+      const other = JSON.parse(readFileSync(lockOf(dir), 'utf8')) as Record<string, unknown>;
+      rmSync(lockOf(dir));
+      writeFileSync(lockOf(dir), JSON.stringify({ ...other, token: '9999999999999999' }).padEnd(512, ' '));
+      await sleep(500);
+      expect(first.signal.aborted).toBe(true);
+      expect((JSON.parse(readFileSync(lockOf(dir), 'utf8')) as { token: string }).token).toBe('9999999999999999');
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+
+  it('takes an expired lease over, with a larger token, and above a floor from storage', async () => {
+    const dir = makeTempDir('file-lease-floor');
+    try {
+      const leases = new FileLeaseManager(dir, { ttlMs: 3000, logger: silentLogger() });
+      const lease = await leases.acquire('s', { above: '8000000000000000' });
+      expect(lease.token > '8000000000000000').toBe(true);
+      await lease.release();
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+
+  it('a stale holder cannot replace a newer holder’s checkpoint', async () => {
+    const dir = makeTempDir('file-ckpt-fence');
+    try {
+      const leases = new FileLeaseManager(dir, { ttlMs: 300, logger: silentLogger() });
+      const checkpoints = new FileCheckpointStore(dir);
+      const first = await leases.acquire('s');
+      await first.release();
+      const second = await leases.acquire('s');
+      await checkpoints.save('s', state(2), second);
+      // The first holder, not knowing, saves after (its check is racing): the newer state stays.
+      await expect(checkpoints.save('s', state(1), { ...first, check: async () => undefined })).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await checkpoints.load('s'))?.checkpoint).toEqual({ n: 2 });
+      await second.release();
+    } finally {
+      removeTempDir(dir);
+    }
+  });
+});
+
+describe('redis leases above a floor', () => {
+  it('issues a token above the one storage shows (Redis lost and the clock stepped back)', async () => {
+    const own = await startRedis();
+    try {
+      const leases = new RedisLeaseManager(own.client(), { keys: new RedisKeys('f'), ttlMs: 3000, logger: silentLogger() });
+      const lease = await leases.acquire('s', { above: '8000000000000000' });
+      expect(lease.token > '8000000000000000').toBe(true);
+      await lease.release();
+    } finally {
+      await own.stop();
     }
   });
 });

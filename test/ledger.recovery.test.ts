@@ -2,15 +2,15 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManifestLedger, verifyArchive, intentKey, type SpooledBatch } from '../src/archive/index.js';
+import { hmacSigningKey, KeyRing, layout, ManifestLedger, verifyArchive, type SpooledBatch } from '../src/archive/index.js';
 import type { HeadRef, SourceState } from '../src/checkpoints/index.js';
-import { LeaseLostError } from '../src/errors/index.js';
+import { ArchiveTamperedError, CommitConflictError, LeaseLostError } from '../src/errors/index.js';
 import { formatToken, type Lease } from '../src/leases/index.js';
 import { silentLogger } from '../src/observability/index.js';
 import { FileObjectStore } from '../src/storage/index.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
-/** A lease whose loss the test decides; the real ones are covered by the Redis and chaos tests. */
+/** A lease whose loss the test decides; the real ones are covered by the lease and chaos tests. */
 class TestLease implements Lease {
   readonly #controller = new AbortController();
   constructor(
@@ -31,7 +31,7 @@ class TestLease implements Lease {
 
 const SOURCE = 'src-a';
 
-describe('manifest ledger recovery', () => {
+describe('manifest ledger: commit and recovery', () => {
   let dir: string;
   let store: FileObjectStore;
   let ledger: ManifestLedger;
@@ -50,8 +50,8 @@ describe('manifest ledger recovery', () => {
       lastId: `${name}:${records - 1}`,
     };
   };
-  const commit = async (l: Lease, head: HeadRef | null, name: string, after: number) =>
-    ledger.commit({
+  const commit = async (l: Lease, head: HeadRef | null, name: string, after: number, on: ManifestLedger = ledger) =>
+    on.commit({
       source: SOURCE,
       provider: 'p',
       lease: l,
@@ -61,70 +61,108 @@ describe('manifest ledger recovery', () => {
       checkpointAfter: { at: after },
       requestIds: [`req-${name}`],
     });
-  const state = (head: HeadRef | null, position: unknown): SourceState => ({ head, position, updatedAt: new Date().toISOString() });
+  const state = (head: HeadRef | null, checkpoint: unknown): SourceState => ({ head, checkpoint, updatedAt: new Date().toISOString() });
   const keys = async (): Promise<string[]> => {
     const out: string[] = [];
     for await (const item of store.list('')) out.push(item.key);
     return out;
   };
-
-  beforeEach(() => {
-    dir = makeTempDir('ledger');
-    store = new FileObjectStore({ path: join(dir, 'archive') });
-    ledger = new ManifestLedger(store, {
-      hmacKey: undefined,
+  const dataKeys = async (): Promise<string[]> => (await keys()).filter((k) => k.endsWith('.ndjson.gz'));
+  const makeLedger = (ring: KeyRing = KeyRing.none): ManifestLedger =>
+    new ManifestLedger(store, {
+      keys: ring,
       logger: silentLogger(),
       retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
       writer: 'test',
     });
+  const problems = async (ring?: KeyRing): Promise<string[]> =>
+    (await verifyArchive(store, ring ? { keys: ring } : {})).problems.map((p) => `${p.kind} ${p.key}`);
+
+  beforeEach(() => {
+    dir = makeTempDir('ledger');
+    store = new FileObjectStore({ path: join(dir, 'archive') });
+    ledger = makeLedger();
   });
   afterEach(() => removeTempDir(dir));
 
-  it('commits a hash chain that verify accepts, and resumes from the cached position', async () => {
+  it('commits a hash chain that verify accepts, and resumes from the cached checkpoint', async () => {
     const l = lease();
     const one = await commit(l, null, 'one', 1);
     const two = await commit(l, one.head, 'two', 2);
     expect(two.head.seq).toBe(2);
+    expect(two.head.key).toBe(layout.manifestKey(SOURCE, 2));
     expect(two.head.totals).toEqual({ records: 6, objects: 2 });
     const report = await verifyArchive(store);
     expect(report.problems).toEqual([]);
-    expect(report.sources[0]).toMatchObject({ source: SOURCE, objects: 2, records: 6, manifests: 2 });
+    expect(report.sources[0]).toMatchObject({ source: SOURCE, objects: 2, records: 6, manifests: 2, head: 2 });
     const recovered = await ledger.recover(SOURCE, state(two.head, { at: 7 }), lease());
     expect(recovered.head).toEqual(two.head);
-    expect(recovered.position).toEqual({ at: 7 });
+    expect(recovered.checkpoint).toEqual({ at: 7 });
   });
 
-  it('rolls forward over a manifest committed just before a crash, when the cache still names the one before', async () => {
+  it('rolls forward over an entry committed just before a crash, when the cache still names the one before', async () => {
     const l = lease();
     const one = await commit(l, null, 'one', 1);
     const two = await commit(l, one.head, 'two', 2);
     const recovered = await ledger.recover(SOURCE, state(one.head, { at: 1 }), lease());
     expect(recovered.head).toEqual(two.head);
-    expect(recovered.position).toEqual({ at: 2 });
+    expect(recovered.checkpoint).toEqual({ at: 2 });
   });
 
-  it('rebuilds the head from the manifests when the cache is gone (Redis flushed)', async () => {
+  it('rebuilds the head from storage when the cache is gone (Redis flushed), reading the top only', async () => {
     const l = lease();
     let head: HeadRef | null = null;
-    for (let i = 1; i <= 5; i += 1) head = (await commit(l, head, `b${i}`, i)).head;
+    for (let i = 1; i <= 9; i += 1) head = (await commit(l, head, `b${i}`, i)).head;
     const recovered = await ledger.recover(SOURCE, undefined, lease());
     expect(recovered.head).toEqual(head);
-    expect(recovered.position).toEqual({ at: 5 });
+    expect(recovered.checkpoint).toEqual({ at: 9 });
+    expect(recovered.maxToken).toBe(l.token);
   });
 
-  it('removes the object of an upload that crashed before its manifest', async () => {
+  it('two writers of one number: exactly one wins, the loser discards its object and learns the head moved', async () => {
+    const a = lease();
+    const one = await commit(a, null, 'one', 1);
+    const b = lease();
+    const ours = await commit(b, one.head, 'b-two', 2);
+    await expect(commit(a, one.head, 'a-two', 2)).rejects.toBeInstanceOf(CommitConflictError);
+    expect(await dataKeys()).toEqual(expect.arrayContaining([ours.key]));
+    expect(await dataKeys()).toHaveLength(2);
+    expect(await problems()).toEqual([]);
+    const recovered = await ledger.recover(SOURCE, state(one.head, { at: 1 }), a);
+    expect(recovered.head).toEqual(ours.head);
+  });
+
+  it('an upload that crashed before its manifest stays while its number is open (in flight), and goes once the number is committed', async () => {
     const l = lease();
     const one = await commit(l, null, 'one', 1);
-    // Simulate a crash after intent + upload of object #2: both exist, no manifest.
-    const orphan = `${SOURCE}/2026/01/01/${SOURCE}-0000000002-${l.token}.ndjson.gz`;
-    await store.putBytes(intentKey(SOURCE, 2, l.token), Buffer.from(JSON.stringify({ key: orphan })), { contentType: 'application/json' });
+    const crashed = lease();
+    const orphan = layout.dataKey(SOURCE, 2, crashed.token, new Date());
+    await store.putBytes(layout.intentKey(SOURCE, 2, crashed.token), intentBody(2, crashed.token, orphan), {
+      contentType: 'application/json',
+    });
     await store.putBytes(orphan, Buffer.from('half a batch'), { contentType: 'application/gzip' });
     expect((await verifyArchive(store)).sources[0]!.pending).toEqual([orphan]);
-    const recovered = await ledger.recover(SOURCE, state(one.head, { at: 1 }), lease());
+    // The writer may still be alive and about to write manifest #2: nothing is removed yet.
+    const next = lease();
+    const recovered = await ledger.recover(SOURCE, state(one.head, { at: 1 }), next);
     expect(recovered.head).toEqual(one.head);
-    expect(recovered.removed).toContain(orphan);
+    expect(await keys()).toContain(orphan);
+    // The next holder commits #2: the crashed upload can never be adopted now and is removed.
+    await commit(next, recovered.head, 'two', 2);
     expect(await keys()).not.toContain(orphan);
-    expect((await verifyArchive(store)).problems).toEqual([]);
+    expect(await problems()).toEqual([]);
+  });
+
+  it('a zombie upload landing after the number was committed and its intent cleaned is swept from the date folder', async () => {
+    const l = lease();
+    const one = await commit(l, null, 'one', 1);
+    const two = await commit(l, one.head, 'two', 2);
+    const zombie = layout.dataKey(SOURCE, 2, formatToken(5), new Date());
+    await store.putBytes(zombie, Buffer.from('records also in #2'), { contentType: 'application/gzip' });
+    expect(await problems()).toEqual([`object-without-manifest ${zombie}`]);
+    const recovered = await ledger.recover(SOURCE, state(two.head, { at: 2 }), lease());
+    expect(recovered.removed).toEqual([zombie]);
+    expect(await problems()).toEqual([]);
   });
 
   it('fences out a writer whose lease was lost before its manifest: its object is removed', async () => {
@@ -132,93 +170,106 @@ describe('manifest ledger recovery', () => {
     const one = await commit(stale, null, 'one', 1);
     stale.revoke();
     await expect(commit(stale, one.head, 'two', 2)).rejects.toBeInstanceOf(LeaseLostError);
-    expect((await keys()).filter((k) => k.endsWith('.ndjson.gz'))).toHaveLength(1);
-    expect((await verifyArchive(store)).problems).toEqual([]);
+    expect(await dataKeys()).toHaveLength(1);
+    expect(await problems()).toEqual([]);
   });
 
-  it('keeps one manifest per number when a stale writer and the new holder both commit it', async () => {
-    const stale = lease();
-    const one = await commit(stale, null, 'one', 1);
-    const fresh = lease();
-    // Both start from head #1; the stale one passed its lease check just before losing the lease.
-    const theirs = await commit(stale, one.head, 'stale-two', 2);
-    const ours = await commit(fresh, one.head, 'fresh-two', 2);
-    expect((await verifyArchive(store)).problems.map((p) => p.kind)).toContain('manifest-duplicate');
-    // The new holder's checkpoint names its own manifest; recovery removes the other claimant.
-    const recovered = await ledger.recover(SOURCE, state(ours.head, { at: 2 }), lease());
-    expect(recovered.head).toEqual(ours.head);
-    expect(recovered.removed).toEqual(expect.arrayContaining([theirs.key, theirs.head.key]));
-    const report = await verifyArchive(store);
-    expect(report.problems).toEqual([]);
-    expect(report.sources[0]!.records).toBe(6);
-  });
-
-  it('prefers the claimant the chain continues through, then the newest token, when the cache is gone', async () => {
-    const a = lease();
-    const one = await commit(a, null, 'one', 1);
-    const b = lease();
-    const older = await commit(a, one.head, 'older', 2);
-    const newer = await commit(b, one.head, 'newer', 2);
-    const three = await commit(a, older.head, 'three', 3); // the chain continues through the older one
-    const recovered = await ledger.recover(SOURCE, undefined, lease());
-    expect(recovered.head).toEqual(three.head);
-    const left = await keys();
-    expect(left).not.toContain(newer.key);
-    expect(left).toContain(older.key);
-    expect((await verifyArchive(store)).problems).toEqual([]);
-  });
-
-  it("a stale holder's recovery deletes nothing of a newer holder: it stops with LeaseLostError", async () => {
-    const stale = lease();
-    const one = await commit(stale, null, 'one', 1);
-    const fresh = lease();
-    // The newer holder is mid-commit: intent and object written, manifest not yet.
-    const upload = `${SOURCE}/2026/01/01/${SOURCE}-0000000002-${fresh.token}.ndjson.gz`;
-    await store.putBytes(intentKey(SOURCE, 2, fresh.token), Buffer.from(JSON.stringify({ key: upload })), {
-      contentType: 'application/json',
-    });
-    await store.putBytes(upload, Buffer.from("the newer holder's batch"), { contentType: 'application/gzip' });
-    // The stale holder wakes from a pause longer than its lease and recovers.
-    await expect(ledger.recover(SOURCE, state(one.head, { at: 1 }), stale)).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await keys()).toEqual(expect.arrayContaining([upload, intentKey(SOURCE, 2, fresh.token)]));
-  });
-
-  it('a fenced-out writer withdraws a manifest whose object the new holder already removed', async () => {
-    const stale = lease();
-    const one = await commit(stale, null, 'one', 1);
-    const two = await commit(stale, one.head, 'two', 2);
-    await store.delete(two.key); // the new holder's recovery removed the upload
-    await ledger.withdraw(SOURCE, two.head, two.key);
-    expect(await keys()).not.toContain(two.head.key);
-    expect((await verifyArchive(store)).problems).toEqual([]);
-  });
-
-  it("removes a fenced-out writer's late manifest that landed below the head after the holder moved on", async () => {
-    const stale = lease();
-    const one = await commit(stale, null, 'one', 1);
-    const fresh = lease();
-    // The stale writer's #2 lands after the new holder committed #2 and #3, and its object is
-    // gone (the new holder's recovery removed it with its intent); the stale writer then died.
-    const two = await commit(fresh, one.head, 'two', 2);
-    const three = await commit(fresh, two.head, 'three', 3);
-    const late = await commit(stale, one.head, 'late-two', 2);
-    await store.delete(late.key);
-    expect((await verifyArchive(store)).problems.map((p) => p.kind)).toContain('manifest-duplicate');
-    const recovered = await ledger.recover(SOURCE, state(three.head, { at: 3 }), lease());
-    expect(recovered.head).toEqual(three.head);
-    expect(recovered.removed).toContain(late.head.key);
-    expect((await verifyArchive(store)).problems).toEqual([]);
-  });
-
-  it('rebuilds from storage when the cache names a manifest storage does not have', async () => {
+  it('a cut tail (newest entry and object deleted) stops the source and stays recorded after the cache is lost', async () => {
     const l = lease();
     const one = await commit(l, null, 'one', 1);
-    const bogus: HeadRef = { ...one.head, seq: 9, key: `_manifests/${SOURCE}/0000000009-${l.token}.json` };
-    const recovered = await ledger.recover(SOURCE, state(bogus, { at: 99 }), lease());
-    expect(recovered.head).toEqual(one.head);
-    expect(recovered.position).toEqual({ at: 1 });
+    const two = await commit(l, one.head, 'two', 2);
+    const three = await commit(l, two.head, 'three', 3);
+    await store.delete(three.head.key);
+    await store.delete(three.key);
+    const error = await ledger.recover(SOURCE, state(three.head, { at: 3 }), lease()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArchiveTamperedError);
+    expect((error as ArchiveTamperedError).problems.join()).toContain('#3');
+    // Nothing was archived over it; the finding is in the chain, above the cut.
+    expect((await keys()).filter((k) => k.startsWith('_manifests/'))).toEqual([one.head.key, two.head.key, layout.manifestKey(SOURCE, 4)]);
+    // The cache is lost (Redis flushed): recovery still refuses, and verify names the loss.
+    await expect(ledger.recover(SOURCE, undefined, lease())).rejects.toBeInstanceOf(ArchiveTamperedError);
+    const found = await problems();
+    expect(found).toContain(`manifest-missing ${layout.manifestKey(SOURCE, 3)}`);
+    expect(found).toContain(`finding ${layout.manifestKey(SOURCE, 4)}`);
+  });
+
+  it('the newest object deleted (its manifest intact) stops the source; the manifest, the evidence, stays', async () => {
+    const l = lease();
+    const one = await commit(l, null, 'one', 1);
+    const two = await commit(l, one.head, 'two', 2);
+    await store.delete(two.key);
+    await expect(ledger.recover(SOURCE, state(two.head, { at: 2 }), lease())).rejects.toBeInstanceOf(ArchiveTamperedError);
+    await expect(ledger.recover(SOURCE, undefined, lease())).rejects.toBeInstanceOf(ArchiveTamperedError);
+    expect(await keys()).toContain(two.head.key);
+    expect(await problems()).toEqual([`object-missing ${two.key}`]);
+  });
+
+  it('a hole below the head stops the source even without a cache', async () => {
+    const l = lease();
+    let head: HeadRef | null = null;
+    for (let i = 1; i <= 5; i += 1) head = (await commit(l, head, `b${i}`, i)).head;
+    await store.delete(layout.manifestKey(SOURCE, 3));
+    await expect(ledger.recover(SOURCE, undefined, lease())).rejects.toBeInstanceOf(ArchiveTamperedError);
+    await expect(ledger.recover(SOURCE, state(head, { at: 5 }), lease())).rejects.toBeInstanceOf(ArchiveTamperedError);
+  });
+
+  it('an acknowledgement lets the source go on from the last intact entry, and verify reports the loss as acknowledged', async () => {
+    const l = lease();
+    const one = await commit(l, null, 'one', 1);
+    const two = await commit(l, one.head, 'two', 2);
+    const three = await commit(l, two.head, 'three', 3);
+    await store.delete(three.head.key);
+    await store.delete(three.key);
+    await expect(ledger.recover(SOURCE, state(three.head, { at: 3 }), lease())).rejects.toBeInstanceOf(ArchiveTamperedError);
+    const acked = await ledger.acknowledge(SOURCE, three.head, { reason: 'restored from backup, #3 lost', by: 'test', extra: [] });
+    expect(acked.head.seq).toBe(5);
+    expect(acked.entry).toMatchObject({ kind: 'acknowledgement', anchor: { seq: 2 }, covers: { seqs: [3, 4] } });
+    const recovered = await ledger.recover(SOURCE, state(acked.head, undefined), lease());
+    expect(recovered.head).toEqual(acked.head);
+    expect(recovered.checkpoint).toEqual({ at: 2 });
+    // Without the cache too.
+    expect((await ledger.recover(SOURCE, undefined, lease())).checkpoint).toEqual({ at: 2 });
+    const next = await commit(l, recovered.head, 'three-again', 3);
+    expect(next.head.seq).toBe(6);
+    const report = await verifyArchive(store);
+    expect(report.problems).toEqual([]);
+    expect(report.acknowledged.map((p) => p.kind).sort()).toEqual(['finding', 'manifest-missing']);
+  });
+
+  it('never treats an entry signed by a key it does not know as absent (rotation, then the cache lost)', async () => {
+    const old = makeLedger(new KeyRing(hmacSigningKey('2026-06', Buffer.from('old secret'))));
+    const l = lease();
+    const one = await commit(l, null, 'one', 1, old);
+    const two = await commit(l, one.head, 'two', 2, old);
+    const rotated = makeLedger(new KeyRing(hmacSigningKey('2026-12', Buffer.from('new secret'))));
+    const recovered = await rotated.recover(SOURCE, undefined, lease());
+    expect(recovered.head).toEqual(two.head);
+    expect(recovered.checkpoint).toEqual({ at: 2 });
+    await commit(l, recovered.head, 'three', 3, rotated);
+    const both = new KeyRing(
+      hmacSigningKey('2026-12', Buffer.from('new secret')),
+      new Map([['2026-06', hmacSigningKey('2026-06', Buffer.from('old secret'))]]),
+    );
+    expect(await problems(both)).toEqual([]);
+  });
+
+  it('a forged entry (a valid key id, a wrong signature) above the head stops the source', async () => {
+    const ring = new KeyRing(hmacSigningKey('k1', Buffer.from('secret')));
+    const signed = makeLedger(ring);
+    const l = lease();
+    const one = await commit(l, null, 'one', 1, signed);
+    const forger = makeLedger(new KeyRing(hmacSigningKey('k1', Buffer.from('guessed'))));
+    await commit(l, one.head, 'forged', 2, forger);
+    await expect(signed.recover(SOURCE, state(one.head, { at: 1 }), lease())).rejects.toBeInstanceOf(ArchiveTamperedError);
+    expect(await problems(ring)).toEqual([`manifest-altered ${layout.manifestKey(SOURCE, 2)}`]);
   });
 });
+
+function intentBody(seq: number, token: string, key: string): Buffer {
+  return Buffer.from(
+    JSON.stringify({ version: 2, source: SOURCE, seq, token, key, sha256: '0'.repeat(64), bytes: 1, at: new Date().toISOString() }),
+  );
+}
 
 function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -74,7 +74,7 @@ describe.each(['file', 's3'] as const)('drain pipeline into %s storage', (kind) 
     await oos.start();
     let storage: string;
     if (kind === 's3') {
-      s3 = await startS3({ conditionalWrites: false });
+      s3 = await startS3();
       process.env.AWS_ACCESS_KEY_ID = S3_TEST_CREDENTIALS.accessKeyId;
       process.env.AWS_SECRET_ACCESS_KEY = S3_TEST_CREDENTIALS.secretAccessKey;
       storage = `  kind: s3\n  bucket: ${s3.bucket}\n  region: us-east-1\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  prefix: archive/`;

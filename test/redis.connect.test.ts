@@ -61,8 +61,8 @@ describe('redis connection factory: rediss:// with a private CA, client certific
       const keys = new RedisKeys('tls');
       const lease = await new RedisLeaseManager(client, { keys, ttlMs: 5_000, logger: silentLogger() }).acquire('s');
       const checkpoints = new RedisCheckpointStore(client, keys);
-      await checkpoints.save('s', { head: null, position: { n: 7 }, updatedAt: new Date().toISOString() }, lease);
-      expect((await checkpoints.load('s'))?.position).toEqual({ n: 7 });
+      await checkpoints.save('s', { head: null, checkpoint: { n: 7 }, updatedAt: new Date().toISOString() }, lease);
+      expect((await checkpoints.load('s'))?.checkpoint).toEqual({ n: 7 });
       await lease.release();
     } finally {
       client.disconnect();

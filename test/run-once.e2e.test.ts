@@ -16,7 +16,7 @@ describe('run-once, repeated, all five providers into S3 with Redis checkpoints'
 
   beforeAll(async () => {
     fleet = new SimulatorFleet({ perGrow: 45, sddpWindowSeconds: 1 });
-    [redis, s3] = await Promise.all([startRedis(), startS3({ conditionalWrites: false }), fleet.start()]);
+    [redis, s3] = await Promise.all([startRedis(), startS3(), fleet.start()]);
     dir = makeTempDir('run-once');
   });
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObjectExistsError } from '../src/errors/index.js';
+import { ObjectExistsError, StorageError } from '../src/errors/index.js';
 import { startS3, type S3Handle } from './helpers/with-s3.js';
 
 const opts = { contentType: 'application/gzip' };
@@ -16,8 +16,9 @@ describe('S3ObjectStore: create-only writes', () => {
     await Promise.all([honouring?.close(), ignoring?.close()]);
   });
 
-  it('native: If-None-Match is sent and the 412 becomes ObjectExistsError', async () => {
-    const store = honouring.store('native', { conditionalWrites: 'native' });
+  it('auto (the default): probes the server, finds If-None-Match honoured, and the 412 becomes ObjectExistsError', async () => {
+    const store = honouring.store('native');
+    expect(await store.prepare()).toBe('native');
     await store.putBytes('k', Buffer.from('first'), { ...opts, ifNoneMatch: true });
     await expect(store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
     expect((await honouring.getObject('native/k'))!.toString()).toBe('first');
@@ -32,18 +33,26 @@ describe('S3ObjectStore: create-only writes', () => {
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ObjectExistsError);
   });
 
-  it('emulate (the default with an endpoint): works on a server that ignores If-None-Match', async () => {
-    const store = ignoring.store('emulate'); // default: emulate, because an endpoint is set
-    await store.putBytes('k', Buffer.from('first'), { ...opts, ifNoneMatch: true });
-    await expect(store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
-    expect((await ignoring.getObject('emulate/k'))!.toString()).toBe('first');
+  it('auto refuses a server that ignores If-None-Match on an unversioned bucket, and says what to do', async () => {
+    const store = ignoring.store('refused');
+    const error = await store.prepare().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).retryable).toBe(false);
+    expect((error as StorageError).hint).toMatch(/versioning|conditionalWrites: emulate/);
+    // And writes create-only nothing behind its back.
+    await expect(store.putBytes('k', Buffer.from('x'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(StorageError);
+    expect(await ignoring.getObject('refused/k')).toBeUndefined();
+    const native = ignoring.store('native-ignored', { conditionalWrites: 'native' });
+    await expect(native.prepare()).rejects.toBeInstanceOf(StorageError);
   });
 
-  it('native on a server that ignores the header overwrites — why emulate is the default for endpoints', async () => {
-    const store = ignoring.store('native-ignored', { conditionalWrites: 'native' });
+  it('emulate, the explicit opt-in with the race accepted, works on a server that ignores If-None-Match', async () => {
+    const store = ignoring.store('emulate', { conditionalWrites: 'emulate' });
+    expect(await store.prepare()).toBe('emulate');
     await store.putBytes('k', Buffer.from('first'), { ...opts, ifNoneMatch: true });
-    await store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true });
-    expect((await ignoring.getObject('native-ignored/k'))!.toString()).toBe('second');
+    await expect(store.putBytes('k', Buffer.from('second'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
+    await expect(store.putBytes('k', Buffer.from('first'), { ...opts, ifNoneMatch: true })).resolves.toBeUndefined();
+    expect((await ignoring.getObject('emulate/k'))!.toString()).toBe('first');
   });
 
   it('native multipart: If-None-Match on CompleteMultipartUpload, and the refused upload is aborted', async () => {

@@ -1,12 +1,35 @@
-import { ArchiverError, LeaseLostError, ObjectExistsError, StorageError } from '../errors/index.js';
+import {
+  ArchiverError,
+  ArchiveFormatError,
+  ArchiveTamperedError,
+  CommitConflictError,
+  ObjectExistsError,
+  StorageError,
+} from '../errors/index.js';
 import { failpoint, failpointDuring } from '../failpoints.js';
 import { withRetry, type RetryPolicy } from '../http/index.js';
 import type { HeadRef, SourceState } from '../checkpoints/index.js';
 import type { Lease } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ObjectStore } from '../storage/index.js';
-import { dataKey, intentKey, intentPrefix, manifestKey, manifestListStart, manifestPrefix, parseSeqKey } from './layout.js';
-import { decodeManifest, encodeManifest, sha256Hex, type Manifest } from './manifest.js';
+import { parseIntent, encodeIntent } from './intent.js';
+import {
+  dataFolder,
+  dataKey,
+  dataListStart,
+  intentKey,
+  intentPrefix,
+  intentSeqPrefix,
+  manifestKey,
+  manifestListStart,
+  manifestPrefix,
+  parseDataKey,
+  parseIntentKey,
+  parseManifestKey,
+} from './layout.js';
+import { decodeEntry, encodeEntry, type ChainEntry, type DataManifest, type UnsignedEntry } from './manifest.js';
+import type { OwnerGuard } from './owner.js';
+import type { KeyRing } from './signing.js';
 
 /** A finished, spooled batch ready to be uploaded. */
 export interface SpooledBatch {
@@ -29,52 +52,63 @@ export interface CommitRequest {
   requestIds: string[];
 }
 
-/** Where recovery found a source: the committed head and the position to resume from. */
+/** Where recovery found a source: the committed head and the checkpoint to resume from. */
 export interface Recovered {
   head: HeadRef | null;
   /** Provider checkpoint to resume from; undefined means the provider's initial checkpoint. */
-  position: unknown;
-  /** Keys removed as debris of crashed or fenced-out writers. */
+  checkpoint: unknown;
+  /** Keys removed as debris of crashed or outraced writers. */
   removed: string[];
+  /** The largest fencing token storage shows for the source (data keys, intents): a new token must exceed it. */
+  maxToken: string;
 }
 
 export interface LedgerOptions {
-  hmacKey: Buffer | undefined;
+  keys: KeyRing;
+  /** Checked before every recovery: a deployment that does not own the prefix archives nothing. */
+  owner?: OwnerGuard;
   logger: Logger;
   /** Backoff for storage writes; an S3 outage of minutes is waited out. */
   retry: RetryPolicy;
   writer: string;
 }
 
-/** How far below a cached head recovery looks for late manifests of fenced-out writers. */
-const SWEEP_BELOW_HEAD = 64;
+/** How far below the head recovery checks the chain for holes (verify checks all of it). */
+const HOLE_WINDOW = 64;
+/** How far below the head the date folders are swept for orphaned data objects. */
+const SWEEP_WINDOW = 32;
 
-/** What one recovery (or one commit's clean-up) carries through its steps. */
-interface Scope {
-  removed: string[];
-  lease: Lease | undefined;
-  signal: AbortSignal | undefined;
-  /** Whether the lease was confirmed before the first delete. */
-  confirmed: boolean;
+/** A listed chain entry, loaded on demand. */
+interface Slot {
+  seq: number;
+  key: string;
+  loaded?: { entry: ChainEntry; sha256: string } | { problem: string };
 }
 
-interface Candidate {
-  key: string;
-  seq: number;
-  token: string;
-  manifest?: Manifest;
-  sha256?: string;
+/** What recovery (or acknowledge) learnt about a source's chain near its head. */
+export interface Assessment {
+  /** Highest entry number storage has (0: none). */
+  top: number;
+  slots: Map<number, Slot>;
+  problems: { seq: number; text: string }[];
+  /** Entry numbers that acknowledgements near the head cover. */
+  covered: Set<number>;
+  known: HeadRef | null;
+  /** True when the cache knew a head that storage lacks or holds altered. */
+  witnessContradicted: boolean;
 }
 
 /**
- * The system of record for a source's progress: data objects, their manifests (hash-chained),
- * and upload intents. Redis only caches what this finds.
+ * The system of record for a source's progress: data objects and the hash chain of entries that
+ * describe them, in storage. The checkpoint store only caches what this finds, and is checked
+ * against it on every recovery.
  *
- * Commit protocol for object number n (holding the lease with token T):
- *   intent(n,T) → data object (key carries n and T) → lease check → manifest(n,T) create-only
- * A manifest exists only for a fully written object, and only one manifest per n is adopted:
- * the one the next manifest chains to, else the newest token. Everything else — objects of
- * crashed uploads, manifests of fenced-out writers — is removed by the next holder's recovery.
+ * Commit protocol for entry n (holding a lease with token T; see docs/guarantees.md):
+ *   intent(n,T) → data object (key carries n and T, create-only) → lease check → manifest n (create-only)
+ * Whoever creates manifest n first wins the number, whatever coordinator it uses; a loser
+ * discards its object and re-reads the head. A data object is removed only when the manifest of
+ * its number names another object, so nothing a late manifest could still adopt is ever removed,
+ * and no committed entry or object is ever removed at all.
  */
 export class ManifestLedger {
   constructor(
@@ -83,84 +117,167 @@ export class ManifestLedger {
   ) {}
 
   /**
-   * Finds the committed head of `source` and cleans debris; call only while holding the lease.
-   * Throws LeaseLostError, deleting nothing, when it meets a key of a newer holder.
+   * Finds the committed head of `source`, checks it against the cached one, and sweeps debris of
+   * crashed and outraced writers near it. Throws ArchiveTamperedError, archiving and removing
+   * nothing, when storage lacks or contradicts what was committed.
    */
   async recover(source: string, cached: SourceState | undefined, lease: Lease, signal?: AbortSignal): Promise<Recovered> {
-    const scope: Scope = { removed: [], lease, signal, confirmed: false };
-    const removed = scope.removed;
-    let trusted = cached?.head ?? null;
-    // A little below the head too: a writer frozen past its lease can land a manifest for a
-    // number the new holder has already committed and moved beyond (see #sweepBelow).
-    let groups = await this.#listGroups(
-      source,
-      trusted ? manifestListStart(source, Math.max(1, trusted.seq - SWEEP_BELOW_HEAD)) : undefined,
-      signal,
-    );
-    if (trusted && !(groups.get(trusted.seq) ?? []).some((c) => c.key === trusted!.key)) {
-      // The cache names a manifest storage does not have: storage wins; rebuild from it.
-      this.options.logger.warn({ source, cached: trusted.key }, 'cached head not in storage; rebuilding from manifests');
-      trusted = null;
-      groups = await this.#listGroups(source, undefined, signal);
+    await this.#retry(async () => await this.options.owner?.assert(), signal);
+    const assessment = await this.assess(source, cached?.head ?? null, signal);
+    if (assessment.problems.length > 0) {
+      if (assessment.witnessContradicted) await this.#recordFinding(source, assessment, signal);
+      throw new ArchiveTamperedError(
+        source,
+        assessment.problems.map((p) => p.text),
+      );
     }
-    let head: { ref: HeadRef; manifest: Manifest | undefined } | null = null;
-    if (trusted) {
-      await this.#sweepBelow(groups, trusted.seq, scope);
-      head = { ref: trusted, manifest: undefined };
-      for (const loser of (groups.get(trusted.seq) ?? []).filter((c) => c.key !== trusted!.key)) {
-        await this.#removeCandidate(loser, scope);
-      }
-    } else {
-      head = await this.#anchor(source, groups, scope);
+    const top = assessment.top > 0 ? assessment.slots.get(assessment.top) : undefined;
+    const topEntry = top ? this.#entryOf(top) : undefined;
+    const head = top && topEntry ? toRef(top, topEntry) : null;
+    let checkpoint: unknown;
+    const known = cached?.head;
+    if (head && topEntry) {
+      checkpoint =
+        known && known.key === head.key && known.sha256 === head.sha256 && cached?.checkpoint !== undefined
+          ? cached.checkpoint
+          : (topEntry.entry.checkpointAfter ?? undefined);
     }
-    head = await this.#rollForward(source, head, groups, scope);
-    await this.#cleanIntents(source, head?.ref ?? null, scope);
-
-    let position: unknown;
-    const cachedHeadKey = cached?.head?.key ?? null;
-    if (cached && cachedHeadKey === (head?.ref.key ?? null) && cached.position !== undefined) {
-      position = cached.position;
-    } else if (head) {
-      head.manifest ??= (await this.#load(head.ref.key, signal))?.manifest;
-      if (!head.manifest)
-        throw new StorageError(`manifest ${head.ref.key} vanished during recovery`, { key: head.ref.key, retryable: true });
-      position = head.manifest.checkpointAfter;
-    }
+    const removed: string[] = [];
+    let maxToken = topEntry?.entry.kind === 'data' ? topEntry.entry.token : '';
+    maxToken = await this.#sweepIntents(source, assessment, lease.token, removed, maxToken, signal);
+    await this.#sweepFolders(source, assessment, cached, removed, signal);
     if (removed.length > 0) this.options.logger.warn({ source, removed }, 'removed debris of interrupted writers');
-    return { head: head?.ref ?? null, position, removed };
+    return { head, checkpoint, removed, maxToken };
   }
 
-  /** Uploads a spooled batch and its manifest; returns the new head. Throws LeaseLostError when fenced out. */
+  /**
+   * Reads the chain near its head (near the cached head `known`, when given) and lists what is
+   * wrong with it: a cached head storage lacks or holds altered, a hole, a broken link, an entry
+   * that does not parse or whose signature fails, a head whose object is gone, an unacknowledged
+   * finding. Acknowledged damage is not listed.
+   */
+  async assess(source: string, known: HeadRef | null, signal?: AbortSignal): Promise<Assessment> {
+    const from = known ? Math.max(0, known.seq - HOLE_WINDOW) : Math.max(0, (await this.#probeTop(source, signal)) - HOLE_WINDOW);
+    const { slots, top, holes } = await this.#scan(source, from, signal);
+    const assessment: Assessment = { top, slots, problems: [], covered: new Set(), known, witnessContradicted: false };
+    const problem = (seq: number, text: string): void => {
+      assessment.problems.push({ seq, text });
+    };
+    // Load what matters: the cached head and everything above it, or (without one) the top; and
+    // everything above the lowest hole, where an acknowledgement covering it would be.
+    let lowest = top;
+    if (known) lowest = Math.min(lowest, known.seq);
+    if (holes.length > 0) lowest = Math.min(lowest, holes[0]!);
+    for (let seq = Math.max(1, lowest); seq <= top; seq += 1) {
+      const slot = slots.get(seq);
+      if (slot) await this.#load(slot, signal);
+    }
+    for (const slot of slots.values()) {
+      const loaded = slot.loaded;
+      if (loaded && 'entry' in loaded && loaded.entry.kind === 'acknowledgement') {
+        for (const seq of loaded.entry.covers.seqs) assessment.covered.add(seq);
+      }
+    }
+    const covered = assessment.covered;
+    if (known && known.seq <= top && !slots.has(known.seq) && !holes.includes(known.seq)) {
+      // Far below the top (another writer went on a long way): read it directly.
+      const direct = await this.#slotOf(source, known.seq, signal);
+      if (direct) {
+        await this.#load(direct, signal);
+        slots.set(known.seq, direct);
+      }
+    }
+    if (known) {
+      const slot = slots.get(known.seq);
+      const entry = slot ? this.#entryOf(slot) : undefined;
+      if (known.seq > top) {
+        assessment.witnessContradicted = true;
+        problem(
+          known.seq,
+          `the checkpoint cache records entry #${known.seq} as committed but storage ends at #${top}: the newest entries were deleted`,
+        );
+      } else if (!slot && !covered.has(known.seq)) {
+        assessment.witnessContradicted = true;
+        problem(known.seq, `the checkpoint cache records entry #${known.seq} (${known.key}) as committed but storage lacks it`);
+      } else if (slot && entry && entry.sha256 !== known.sha256 && !covered.has(known.seq)) {
+        assessment.witnessContradicted = true;
+        problem(
+          known.seq,
+          `entry #${known.seq} differs from the one committed (SHA-256 ${known.sha256.slice(0, 16)}… in the checkpoint cache)`,
+        );
+      }
+    }
+    for (const seq of holes) {
+      if (!covered.has(seq)) problem(seq, `entry #${seq} is missing: a hole in the chain below the head #${top}`);
+    }
+    for (let seq = Math.max(1, lowest); seq <= top; seq += 1) {
+      const slot = slots.get(seq);
+      if (!slot?.loaded) continue;
+      if ('problem' in slot.loaded) {
+        if (!covered.has(seq)) problem(seq, `entry #${seq} (${slot.key}) ${slot.loaded.problem}`);
+        continue;
+      }
+      const { entry } = slot.loaded;
+      const below = slots.get(seq - 1);
+      const belowEntry = below ? this.#entryOf(below) : undefined;
+      if (entry.kind === 'data' && seq > 1 && belowEntry && !covered.has(seq - 1) && entry.prev !== belowEntry.sha256) {
+        problem(seq, `entry #${seq} does not chain to #${seq - 1}: one of the two was altered or replaced`);
+      }
+      if (entry.kind === 'data' && seq === 1 && entry.prev !== null) problem(seq, 'entry #1 names a predecessor');
+    }
+    const head = top > 0 ? slots.get(top) : undefined;
+    const headEntry = head ? this.#entryOf(head) : undefined;
+    if (headEntry?.entry.kind === 'finding' && !covered.has(top)) {
+      problem(top, `entry #${top} records damage found ${headEntry.entry.writtenAt}: ${headEntry.entry.problems.join('; ')}`);
+    } else if (headEntry?.entry.kind === 'data') {
+      const object = await this.#retry(() => this.store.head(headEntry.entry.kind === 'data' ? headEntry.entry.key : ''), signal);
+      if (!object) problem(top, `the data object of the head #${top} (${headEntry.entry.key}) is missing`);
+      else if (object.size !== headEntry.entry.bytes) {
+        problem(
+          top,
+          `the data object of the head #${top} (${headEntry.entry.key}) has ${object.size} bytes, its manifest says ${headEntry.entry.bytes}`,
+        );
+      }
+    }
+    return assessment;
+  }
+
+  /** Uploads a spooled batch and its manifest; returns the new head. Throws CommitConflictError when another writer took the number. */
   async commit(request: CommitRequest, signal?: AbortSignal): Promise<{ head: HeadRef; key: string }> {
     const { source, lease, head, batch } = request;
     const seq = (head?.seq ?? 0) + 1;
     const key = dataKey(source, seq, lease.token, new Date());
     const intent = intentKey(source, seq, lease.token);
-    await this.#retry(
-      () =>
-        this.store.putBytes(intent, Buffer.from(JSON.stringify({ key, at: new Date().toISOString() })), {
-          contentType: 'application/json',
-        }),
-      signal,
-    );
+    const intentBody = encodeIntent({ source, seq, token: lease.token, key, sha256: batch.sha256, bytes: batch.bytes });
+    await this.#retry(() => this.store.putBytes(intent, intentBody, { contentType: 'application/json' }), signal);
     failpoint('after-intent');
     await failpointDuring('mid-upload', () =>
-      this.#retry(() => this.store.putFile(key, batch.path, { contentType: 'application/gzip', sha256: batch.sha256 }), signal),
+      this.#retry(
+        () => this.store.putFile(key, batch.path, { contentType: 'application/gzip', sha256: batch.sha256, ifNoneMatch: true }),
+        signal,
+      ),
     );
     failpoint('after-upload');
     try {
       await lease.check();
     } catch (error) {
-      // Fenced out before the manifest: the object is referenced by nothing, so it goes.
+      // Fenced out before the manifest: this writer never creates manifest n, so its object is
+      // referenced by nothing (nobody else adopts another writer's object).
       await this.#bestEffortDelete([key, intent]);
       throw error;
     }
     failpoint('before-manifest');
-    const manifest: Omit<Manifest, 'hmac'> = {
-      version: 1,
+    const entry: UnsignedEntry = {
+      kind: 'data',
+      version: 2,
       source,
-      provider: request.provider,
       seq,
+      prev: head?.sha256 ?? null,
+      writer: this.options.writer,
+      writtenAt: new Date().toISOString(),
+      totals: { records: (head?.totals.records ?? 0) + batch.records, objects: (head?.totals.objects ?? 0) + 1 },
+      checkpointAfter: request.checkpointAfter,
+      provider: request.provider,
       token: lease.token,
       key,
       sha256: batch.sha256,
@@ -169,56 +286,25 @@ export class ManifestLedger {
       firstId: batch.firstId,
       lastId: batch.lastId,
       checkpointBefore: request.checkpointBefore,
-      checkpointAfter: request.checkpointAfter,
-      prev: head?.sha256 ?? null,
-      writer: this.options.writer,
       requestIds: request.requestIds,
-      writtenAt: new Date().toISOString(),
-      totals: { records: (head?.totals.records ?? 0) + batch.records, objects: (head?.totals.objects ?? 0) + 1 },
     };
-    const encoded = encodeManifest(manifest, this.options.hmacKey);
-    const mkey = manifestKey(source, seq, lease.token);
-    let attempts = 0;
-    await this.#retry(async () => {
-      attempts += 1;
-      try {
-        await this.store.putBytes(mkey, encoded.bytes, { contentType: 'application/json', ifNoneMatch: true });
-      } catch (error) {
-        // A retry after a lost response finds the first attempt's manifest: that is success.
-        if (!(error instanceof ObjectExistsError) || attempts === 1) throw error;
-        const stored = await this.store.get(mkey);
-        if (!stored || sha256Hex(stored) !== encoded.sha256) throw error;
-      }
-    }, signal);
-    failpoint('after-manifest');
-    await this.#removeStaleSiblings(source, seq, lease, signal);
-    return { head: { seq, key: mkey, sha256: encoded.sha256, token: lease.token, totals: manifest.totals }, key };
-  }
-
-  /**
-   * A writer frozen between its lease check and its manifest write can write manifest `seq`
-   * after this holder's recovery looked (its object already removed with its intent). Recovery
-   * starts at the head and never looks below it again, so it is removed here, right after our
-   * own manifest for `seq` is durable; a stale manifest written after this look finds ours in
-   * `withdraw()` and removes itself. Only older tokens whose object is gone are touched: such a
-   * manifest can never be adopted.
-   */
-  async #removeStaleSiblings(source: string, seq: number, lease: Lease, signal: AbortSignal | undefined): Promise<void> {
-    const scope: Scope = { removed: [], lease, signal, confirmed: false };
-    const removed = scope.removed;
-    const token = lease.token;
+    const encoded = encodeEntry(entry, this.options.keys);
+    const mkey = manifestKey(source, seq);
     try {
-      const stale: Candidate[] = [];
-      for await (const item of this.store.list(`${manifestPrefix(source)}${String(seq).padStart(10, '0')}-`)) {
-        const parsed = parseSeqKey(item.key);
-        if (parsed && parsed.seq === seq && parsed.token < token) stale.push({ key: item.key, ...parsed });
-      }
-      for (const candidate of stale) if (!(await this.#sound(candidate, signal))) await this.#removeCandidate(candidate, scope);
+      // A retry after a lost response finds its own bytes there: the store counts that as success.
+      await this.#retry(() => this.store.putBytes(mkey, encoded.bytes, { contentType: 'application/json', ifNoneMatch: true }), signal);
     } catch (error) {
-      // Our manifest is durable: the commit stands. The stale one is left for verify to report.
-      this.options.logger.warn({ source, seq, err: errorSummary(error) }, 'could not look for stale manifests beside ours');
+      if (!(error instanceof ObjectExistsError)) throw error;
+      // Another writer (a stale holder, another deployment) committed #seq first: ours lost.
+      await this.#bestEffortDelete([key, intent]);
+      throw new CommitConflictError(source, seq);
     }
-    if (removed.length > 0) this.options.logger.warn({ source, removed }, 'removed debris of interrupted writers');
+    failpoint('after-manifest');
+    await this.#removeOutraced(source, seq, lease.token, signal);
+    return {
+      head: { seq, key: mkey, sha256: encoded.sha256, token: lease.token, totals: entry.totals, dataKey: key },
+      key,
+    };
   }
 
   /** Removes an intent once its manifest is durable (best effort: recovery does it otherwise). */
@@ -227,203 +313,318 @@ export class ManifestLedger {
   }
 
   /**
-   * After a fenced commit was refused: our manifest may or may not have been adopted by the new
-   * holder. If another manifest exists for the same number, ours lost and is removed; if ours is
-   * the only one, the new holder may already chain to it, so it stays.
+   * Records an operator's acknowledgement of the damage `assess` (and `extra`, e.g. verify's
+   * findings further down the chain) describe: a new chain entry that goes on from the last intact
+   * entry. Returns the new head; the drain resumes from the anchor's checkpoint.
    */
-  async withdraw(source: string, head: HeadRef, dataObjectKey: string): Promise<void> {
-    const siblings: string[] = [];
-    for await (const item of this.store.list(`${manifestPrefix(source)}${String(head.seq).padStart(10, '0')}-`)) {
-      if (item.key !== head.key) siblings.push(item.key);
+  async acknowledge(
+    source: string,
+    known: HeadRef | null,
+    ack: { reason: string; by: string; extra: { seq?: number; key?: string; text: string }[] },
+    signal?: AbortSignal,
+  ): Promise<{ head: HeadRef; entry: ChainEntry }> {
+    const assessment = await this.assess(source, known, signal);
+    const damaged = new Set<number>(assessment.problems.map((p) => p.seq));
+    for (const e of ack.extra) if (e.seq !== undefined) damaged.add(e.seq);
+    const top = Math.max(assessment.top, known?.seq ?? 0);
+    // The anchor: the highest intact data entry or acknowledgement, below every damaged number at the top.
+    let anchor: { slot: Slot; entry: ChainEntry; sha256: string } | undefined;
+    for (let seq = assessment.top; seq >= 1; seq -= 1) {
+      const slot = assessment.slots.get(seq) ?? (await this.#slotOf(source, seq, signal));
+      if (!slot) continue;
+      await this.#load(slot, signal);
+      const loaded = this.#entryOf(slot);
+      if (!loaded || damaged.has(seq) || loaded.entry.kind === 'finding') continue;
+      anchor = { slot, ...loaded };
+      break;
     }
-    // A manifest whose object the new holder's recovery already removed can never be adopted.
-    if (siblings.length > 0 || !(await this.#exists(dataObjectKey))) {
-      await this.#bestEffortDelete([dataObjectKey, head.key, intentKey(source, head.seq, head.token)]);
-    }
+    const seq = top + 1;
+    const voided: number[] = [];
+    for (let s = (anchor?.entry.seq ?? 0) + 1; s < seq; s += 1) voided.push(s);
+    for (const s of damaged) if (!voided.includes(s)) voided.push(s);
+    const anchorEntry = anchor?.entry;
+    const entry: UnsignedEntry = {
+      kind: 'acknowledgement',
+      version: 2,
+      source,
+      seq,
+      prev: anchor?.sha256 ?? null,
+      writer: this.options.writer,
+      writtenAt: new Date().toISOString(),
+      totals: anchorEntry?.totals ?? { records: 0, objects: 0 },
+      checkpointAfter: anchorEntry?.checkpointAfter ?? null,
+      anchor: anchor ? { seq: anchor.entry.seq, sha256: anchor.sha256 } : null,
+      covers: {
+        seqs: voided.sort((a, b) => a - b),
+        objects: ack.extra.flatMap((e) => (e.key?.endsWith('.ndjson.gz') ? [e.key] : [])),
+        problems: [...assessment.problems.map((p) => p.text), ...ack.extra.map((e) => e.text)],
+      },
+      reason: ack.reason,
+      by: ack.by,
+    };
+    const encoded = encodeEntry(entry, this.options.keys);
+    const key = manifestKey(source, seq);
+    await this.#retry(() => this.store.putBytes(key, encoded.bytes, { contentType: 'application/json', ifNoneMatch: true }), signal);
+    return {
+      head: { seq, key, sha256: encoded.sha256, token: '', totals: entry.totals },
+      entry: { ...entry } as ChainEntry,
+    };
   }
 
-  async #load(key: string, signal?: AbortSignal): Promise<{ manifest: Manifest; sha256: string } | undefined> {
-    const bytes = await this.#retry(() => this.store.get(key), signal);
-    if (!bytes) return undefined;
-    const decoded = decodeManifest(bytes, this.options.hmacKey);
-    return 'problem' in decoded ? undefined : decoded;
+  /** Reads and decodes chain entry `seq` (undefined when absent). */
+  async readEntry(source: string, seq: number, signal?: AbortSignal): Promise<{ entry: ChainEntry; sha256: string } | undefined> {
+    const slot: Slot = { seq, key: manifestKey(source, seq) };
+    await this.#load(slot, signal);
+    return this.#entryOf(slot);
   }
 
-  async #listGroups(source: string, startAfter: string | undefined, signal: AbortSignal | undefined): Promise<Map<number, Candidate[]>> {
+  /**
+   * Where the chain ends, roughly, without listing it: probes entry numbers 1, 2, 4, 8, … and then
+   * halves the gap. Returns a number at or below the top (a hole can stop it early: the listing
+   * that follows goes on past it).
+   */
+  async #probeTop(source: string, signal: AbortSignal | undefined): Promise<number> {
+    const exists = async (seq: number): Promise<boolean> =>
+      (await this.#retry(() => this.store.head(manifestKey(source, seq)), signal)) !== undefined;
+    if (!(await exists(1))) return 0;
+    let low = 1;
+    let high = 2;
+    while (await exists(high)) {
+      low = high;
+      high *= 2;
+    }
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (await exists(mid)) low = mid;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /**
+   * Lists entry keys numbered above `from`, streaming: keeps the last entries (enough to check the
+   * window below the top) and every hole seen; refuses keys of a layout it does not know.
+   */
+  async #scan(
+    source: string,
+    from: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ slots: Map<number, Slot>; top: number; holes: number[] }> {
     signal?.throwIfAborted();
-    const groups = new Map<number, Candidate[]>();
-    const listing = this.store.list(manifestPrefix(source), startAfter ? { startAfter } : {});
+    const slots = new Map<number, Slot>();
+    const holes: number[] = [];
+    let expected = from + 1;
+    const listing = this.store.listCreated(manifestPrefix(source), from > 0 ? { startAfter: manifestListStart(source, from) } : {});
     for await (const item of listing) {
-      const parsed = parseSeqKey(item.key);
-      if (!parsed) continue;
-      const group = groups.get(parsed.seq) ?? [];
-      group.push({ key: item.key, ...parsed });
-      groups.set(parsed.seq, group);
-    }
-    return groups;
-  }
-
-  /**
-   * Below the head, a number claimed twice holds a committed manifest and a fenced-out writer's
-   * late one, whose object recovery had already removed. Such a manifest can never be adopted;
-   * it goes. A claimant whose object exists is left alone: that is for verify to judge.
-   */
-  async #sweepBelow(groups: Map<number, Candidate[]>, headSeq: number, scope: Scope): Promise<void> {
-    for (const [seq, group] of groups) {
-      if (seq >= headSeq || group.length < 2) continue;
-      const newest = group.reduce((a, b) => (a.token > b.token ? a : b));
-      for (const candidate of group) {
-        if (candidate !== newest && !(await this.#sound(candidate, scope.signal))) await this.#removeCandidate(candidate, scope);
-      }
-    }
-  }
-
-  /** Without a cached head: the highest sequence with a single, sound manifest anchors the walk. */
-  async #anchor(
-    source: string,
-    groups: Map<number, Candidate[]>,
-    scope: Scope,
-  ): Promise<{ ref: HeadRef; manifest: Manifest | undefined } | null> {
-    const seqs = [...groups.keys()].sort((a, b) => b - a);
-    for (const seq of seqs) {
-      const group = groups.get(seq)!;
-      if (group.length !== 1) continue;
-      const candidate = group[0]!;
-      if (!(await this.#sound(candidate, scope.signal))) continue;
-      // Contested numbers just below the anchor are settled by what the anchor chains to.
-      let prev = candidate.manifest!.prev;
-      for (let below = seq - 1; below >= 1 && prev !== null; below -= 1) {
-        const claimants = groups.get(below) ?? [];
-        if (claimants.length <= 1) break;
-        for (const claimant of claimants) await this.#fill(claimant, scope.signal);
-        const winner = claimants.find((c) => c.sha256 === prev);
-        if (!winner) break;
-        for (const loser of claimants) if (loser !== winner) await this.#removeCandidate(loser, scope);
-        prev = winner.manifest!.prev;
-      }
-      return { ref: toRef(candidate), manifest: candidate.manifest };
-    }
-    // Every sequence is contested (or there are none): roll forward from the very first.
-    if (seqs.length > 0) this.options.logger.warn({ source }, 'no uncontested manifest; walking the chain from the first');
-    return null;
-  }
-
-  async #rollForward(
-    source: string,
-    head: { ref: HeadRef; manifest: Manifest | undefined } | null,
-    groups: Map<number, Candidate[]>,
-    scope: Scope,
-  ): Promise<{ ref: HeadRef; manifest: Manifest | undefined } | null> {
-    let current = head;
-    for (;;) {
-      const seq = (current?.ref.seq ?? 0) + 1;
-      const group = groups.get(seq) ?? [];
-      if (group.length === 0) return current;
-      const prev = current?.ref.sha256 ?? null;
-      const valid: Candidate[] = [];
-      for (const candidate of group) {
-        if ((await this.#sound(candidate, scope.signal)) && candidate.manifest!.prev === prev && candidate.manifest!.source === source) {
-          valid.push(candidate);
-        } else if (candidate.manifest && candidate.manifest.prev === prev) {
-          // Chains correctly but its object is gone: a fenced-out writer's manifest whose upload
-          // was cleaned up. Its records were never committed; dropping it loses nothing.
-          await this.#removeCandidate(candidate, scope);
-        }
-      }
-      if (valid.length === 0) {
-        this.options.logger.error(
-          { source, seq, keys: group.map((c) => c.key) },
-          'manifests do not chain to the head; leaving them for verify',
+      const seq = parseManifestKey(item.key);
+      if (seq === undefined) {
+        throw new ArchiveFormatError(
+          `${this.store.describe()} holds ${item.key}, which is not a chain entry of this archive format`,
+          'the prefix holds an archive of an older log-archiver (manifest keys with tokens) or foreign files: archive to a new prefix, or remove the foreign keys',
         );
-        return current;
       }
-      const next = groups.get(seq + 1) ?? [];
-      const nextPrevs = new Set<string>();
-      for (const candidate of next) {
-        const loaded = await this.#fill(candidate, scope.signal);
-        if (loaded.manifest) nextPrevs.add(loaded.manifest.prev ?? '');
-      }
-      valid.sort((a, b) => (a.token < b.token ? 1 : a.token > b.token ? -1 : 0));
-      const winner = valid.find((c) => nextPrevs.has(c.sha256!)) ?? valid[0]!;
-      for (const loser of group) if (loser !== winner && !scope.removed.includes(loser.key)) await this.#removeCandidate(loser, scope);
-      current = { ref: toRef(winner), manifest: winner.manifest };
+      for (; expected < seq; expected += 1) if (holes.length < 1000) holes.push(expected);
+      expected = seq + 1;
+      slots.set(seq, { seq, key: item.key });
+      // Keep what the hole window needs; older slots are not looked at again.
+      if (slots.size > HOLE_WINDOW * 2) slots.delete(slots.keys().next().value!);
     }
+    const top = Math.max(expected - 1, 0);
+    // Holes further down are verify's to report: acknowledgements covering them are not kept here.
+    return { slots, top, holes: holes.filter((h) => h >= top - HOLE_WINDOW) };
   }
 
-  async #fill(candidate: Candidate, signal?: AbortSignal): Promise<Candidate> {
-    if (candidate.manifest) return candidate;
-    const loaded = await this.#load(candidate.key, signal);
-    if (loaded) {
-      candidate.manifest = loaded.manifest;
-      candidate.sha256 = loaded.sha256;
-    }
-    return candidate;
+  async #slotOf(source: string, seq: number, signal: AbortSignal | undefined): Promise<Slot | undefined> {
+    const key = manifestKey(source, seq);
+    const head = await this.#retry(() => this.store.head(key), signal);
+    return head ? { seq, key } : undefined;
   }
 
-  /** A manifest is sound when it parses (and verifies) and its data object exists with its size. */
-  async #sound(candidate: Candidate, signal?: AbortSignal): Promise<boolean> {
-    await this.#fill(candidate, signal);
-    const manifest = candidate.manifest;
-    if (!manifest || manifest.seq !== candidate.seq || manifest.token !== candidate.token) return false;
-    for await (const item of this.store.list(manifest.key)) {
-      return item.key === manifest.key && item.size === manifest.bytes;
+  async #load(slot: Slot, signal: AbortSignal | undefined): Promise<void> {
+    if (slot.loaded) return;
+    const bytes = await this.#retry(() => this.store.getCreated(slot.key), signal);
+    if (!bytes) {
+      slot.loaded = { problem: 'vanished while being read' };
+      return;
     }
-    return false;
+    const decoded = decodeEntry(bytes, this.options.keys);
+    if ('problem' in decoded) {
+      slot.loaded = { problem: 'is not a valid chain entry (altered or foreign)' };
+      return;
+    }
+    const entry = decoded.value;
+    const source = slot.key.split('/')[1];
+    if (entry.seq !== slot.seq || entry.source !== source) {
+      slot.loaded = { problem: `names #${entry.seq} of ${entry.source}: altered or moved` };
+      return;
+    }
+    if (decoded.signature === 'invalid') {
+      slot.loaded = { problem: 'has a signature that does not verify: altered' };
+      return;
+    }
+    if (decoded.signature === 'unknown-key') {
+      // Never treated as absent (rotation without the old key must not re-archive anything);
+      // verify with the key reports whether it holds.
+      this.options.logger.warn(
+        { key: slot.key, keyId: entry.signature?.keyId },
+        'entry signed with a key id this config does not know; not checked',
+      );
+    }
+    slot.loaded = { entry, sha256: decoded.sha256 };
   }
 
-  async #removeCandidate(candidate: Candidate, scope: Scope): Promise<void> {
-    await this.#beforeDelete(candidate.token, scope);
-    await this.#fill(candidate, scope.signal);
-    const keys = [candidate.key];
-    if (candidate.manifest) keys.unshift(candidate.manifest.key);
-    await this.#retry(async () => {
-      for (const key of keys) await this.store.delete(key);
-    }, scope.signal);
-    scope.removed.push(...keys);
+  #entryOf(slot: Slot): { entry: ChainEntry; sha256: string } | undefined {
+    return slot.loaded && 'entry' in slot.loaded ? slot.loaded : undefined;
+  }
+
+  /** Writes a finding entry above the top, once, so the cut stays recorded after the cache is gone. */
+  async #recordFinding(source: string, assessment: Assessment, signal: AbortSignal | undefined): Promise<void> {
+    const known = assessment.known;
+    if (!known) return;
+    const top = assessment.top > 0 ? assessment.slots.get(assessment.top) : undefined;
+    const topEntry = top ? this.#entryOf(top) : undefined;
+    if (topEntry?.entry.kind === 'finding') return;
+    const seq = Math.max(assessment.top, known.seq) + 1;
+    const entry: UnsignedEntry = {
+      kind: 'finding',
+      version: 2,
+      source,
+      seq,
+      prev: known.sha256,
+      writer: this.options.writer,
+      writtenAt: new Date().toISOString(),
+      totals: known.totals,
+      checkpointAfter: null,
+      expected: { seq: known.seq, sha256: known.sha256, witness: 'checkpoint cache' },
+      found: { seq: assessment.top, sha256: topEntry?.sha256 ?? null },
+      problems: assessment.problems.map((p) => p.text),
+    };
+    try {
+      const encoded = encodeEntry(entry, this.options.keys);
+      await this.#retry(
+        () => this.store.putBytes(manifestKey(source, seq), encoded.bytes, { contentType: 'application/json', ifNoneMatch: true }),
+        signal,
+      );
+      this.options.logger.error({ source, seq, problems: entry.problems }, 'archive damaged: recorded a finding in the chain');
+    } catch (error) {
+      this.options.logger.warn({ source, err: errorSummary(error) }, 'could not record the finding in the chain');
+    }
   }
 
   /**
-   * Every delete of another writer's keys goes through here. A key of a newer token proves this
-   * holder stale (its lease expired while it paused): it must delete nothing, or it could remove
-   * the current holder's upload. Otherwise the lease is confirmed once before the first delete.
+   * Intents of other writers: an intent whose number is committed naming its object is spent; one
+   * whose number names another object marks a dead upload (the loser of a race, a fenced-out or
+   * crashed writer), removed with its object. Intents above the head may be uploads in flight.
    */
-  async #beforeDelete(token: string, scope: Scope): Promise<void> {
-    scope.signal?.throwIfAborted();
-    if (!scope.lease) return;
-    if (token > scope.lease.token) throw new LeaseLostError(scope.lease.source, scope.lease.token);
-    if (!scope.confirmed) {
-      await scope.lease.check();
-      scope.confirmed = true;
+  async #sweepIntents(
+    source: string,
+    assessment: Assessment,
+    ownToken: string,
+    removed: string[],
+    maxToken: string,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    let max = maxToken;
+    const intents: { key: string; seq: number; token: string }[] = [];
+    for await (const item of this.store.list(intentPrefix(source))) {
+      const parsed = parseIntentKey(item.key);
+      if (!parsed) continue;
+      if (parsed.token > max) max = parsed.token;
+      if (parsed.token !== ownToken && parsed.seq <= assessment.top) intents.push({ key: item.key, ...parsed });
     }
-  }
-
-  async #cleanIntents(source: string, head: HeadRef | null, scope: Scope): Promise<void> {
-    const intents: string[] = [];
-    for await (const item of this.store.list(intentPrefix(source))) intents.push(item.key);
-    for (const key of intents) {
-      const parsed = parseSeqKey(key);
-      if (!parsed || parsed.token === scope.lease?.token) continue;
-      await this.#beforeDelete(parsed.token, scope);
-      const committed =
-        head !== null &&
-        parsed.seq <= head.seq &&
-        (parsed.seq === head.seq ? parsed.token === head.token : await this.#exists(manifestKey(source, parsed.seq, parsed.token)));
-      const doomed = [key];
-      if (!committed) {
-        const body = await this.#retry(() => this.store.get(key), scope.signal);
-        const dataObject = body ? readIntentKey(body) : undefined;
-        if (dataObject) doomed.unshift(dataObject);
+    for (const intent of intents) {
+      const body = await this.#retry(() => this.store.get(intent.key), signal);
+      const target = body ? parseIntent(body) : undefined;
+      const slot = assessment.slots.get(intent.seq) ?? (await this.#slotOf(source, intent.seq, signal));
+      if (!slot) continue; // a hole (acknowledged): leave whatever is there as evidence
+      await this.#load(slot, signal);
+      const committed = this.#entryOf(slot)?.entry;
+      if (!committed) continue;
+      const doomed = [intent.key];
+      const objectKey = target?.key;
+      if (
+        objectKey &&
+        committed.kind === 'data' &&
+        committed.key !== objectKey &&
+        isDataKeyOf(objectKey, source, intent.seq, intent.token)
+      ) {
+        doomed.unshift(objectKey);
       }
+      if (committed.kind !== 'data' && objectKey) continue; // numbered over by an acknowledgement: evidence
       await this.#retry(async () => {
-        for (const k of doomed) await this.store.delete(k);
-      }, scope.signal);
-      if (!committed) scope.removed.push(...doomed);
+        for (const key of doomed) await this.store.delete(key);
+      }, signal);
+      if (doomed.length > 1) removed.push(...doomed);
+    }
+    return max;
+  }
+
+  /**
+   * Data objects in the date folders of recent commits whose number is committed naming another
+   * object: uploads that landed after their writer lost (a zombie PUT completing after the
+   * writer died and the next holder cleaned up). Removed; the committed ones are never touched.
+   */
+  async #sweepFolders(
+    source: string,
+    assessment: Assessment,
+    cached: SourceState | undefined,
+    removed: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (assessment.top === 0) return;
+    const low = Math.max(1, assessment.top - SWEEP_WINDOW);
+    const known = new Map<number, string>();
+    for (const r of cached?.recent ?? []) known.set(r.seq, r.key);
+    const folders = new Set<string>();
+    const now = Date.now();
+    for (const at of [now, now - 86_400_000]) folders.add(dataFolder(source, new Date(at)));
+    const top = assessment.slots.get(assessment.top);
+    const topEntry = top ? this.#entryOf(top)?.entry : undefined;
+    if (topEntry) {
+      const written = Date.parse(topEntry.writtenAt);
+      if (Number.isFinite(written)) for (const at of [written, written - 86_400_000]) folders.add(dataFolder(source, new Date(at)));
+    }
+    for (const folder of folders) {
+      const candidates: { key: string; seq: number; token: string }[] = [];
+      for await (const item of this.store.list(folder, { startAfter: dataListStart(folder, source, low - 1) })) {
+        const parsed = parseDataKey(item.key);
+        if (!parsed || parsed.source !== source || parsed.seq > assessment.top) continue;
+        if (known.get(parsed.seq) === item.key) continue;
+        candidates.push({ key: item.key, seq: parsed.seq, token: parsed.token });
+      }
+      for (const candidate of candidates) {
+        const slot = assessment.slots.get(candidate.seq) ?? (await this.#slotOf(source, candidate.seq, signal));
+        if (!slot) continue;
+        await this.#load(slot, signal);
+        const committed = this.#entryOf(slot)?.entry;
+        if (committed?.kind !== 'data' || committed.key === candidate.key) continue;
+        await this.#retry(async () => {
+          await this.store.delete(candidate.key);
+          await this.store.delete(intentKey(source, candidate.seq, candidate.token));
+        }, signal);
+        removed.push(candidate.key);
+      }
     }
   }
 
-  async #exists(key: string): Promise<boolean> {
-    for await (const item of this.store.list(key)) return item.key === key;
-    return false;
+  /** After winning #seq: uploads of other writers for #seq can never be committed; remove them. */
+  async #removeOutraced(source: string, seq: number, token: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      const removed: string[] = [];
+      for await (const item of this.store.list(intentSeqPrefix(source, seq))) {
+        const parsed = parseIntentKey(item.key);
+        if (!parsed || parsed.seq !== seq || parsed.token === token) continue;
+        const body = await this.store.get(item.key);
+        const target = body ? parseIntent(body) : undefined;
+        const doomed = target && isDataKeyOf(target.key, source, seq, parsed.token) ? [target.key, item.key] : [item.key];
+        for (const key of doomed) await this.store.delete(key);
+        removed.push(...doomed);
+      }
+      if (removed.length > 0) this.options.logger.warn({ source, removed }, 'removed debris of interrupted writers');
+    } catch (error) {
+      // Our manifest is durable: the commit stands. The next recovery sweeps what is left.
+      this.options.logger.warn({ source, seq, err: errorSummary(error), signal: signal?.aborted }, 'could not remove outraced uploads');
+    }
   }
 
   async #bestEffortDelete(keys: string[]): Promise<void> {
@@ -431,7 +632,7 @@ export class ManifestLedger {
       try {
         await this.store.delete(key);
       } catch (error) {
-        this.options.logger.warn({ key, err: error }, 'cleanup delete failed; the next recovery retries it');
+        this.options.logger.warn({ key, err: errorSummary(error) }, 'cleanup delete failed; the next recovery retries it');
       }
     }
   }
@@ -446,19 +647,25 @@ export class ManifestLedger {
   }
 }
 
-function toRef(candidate: Candidate): HeadRef {
-  const manifest = candidate.manifest!;
-  return { seq: manifest.seq, key: candidate.key, sha256: candidate.sha256!, token: manifest.token, totals: manifest.totals };
+function toRef(slot: Slot, loaded: { entry: ChainEntry; sha256: string }): HeadRef {
+  const { entry } = loaded;
+  return {
+    seq: entry.seq,
+    key: slot.key,
+    sha256: loaded.sha256,
+    token: entry.kind === 'data' ? entry.token : '',
+    totals: entry.totals,
+    ...(entry.kind === 'data' ? { dataKey: entry.key } : {}),
+  };
 }
 
-function readIntentKey(body: Buffer): string | undefined {
-  try {
-    const parsed = JSON.parse(body.toString('utf8')) as { key?: unknown };
-    return typeof parsed.key === 'string' && parsed.key.endsWith('.ndjson.gz') ? parsed.key : undefined;
-  } catch {
-    return undefined;
-  }
+/** Only keys shaped like this writer's data object for this number are ever removed through an intent. */
+function isDataKeyOf(key: string, source: string, seq: number, token: string): boolean {
+  const parsed = parseDataKey(key);
+  return parsed !== undefined && parsed.source === source && parsed.seq === seq && parsed.token === token;
 }
+
+export type { DataManifest };
 
 function errorSummary(error: unknown): { code?: string; message: string } {
   if (error instanceof ArchiverError) return { code: error.code, message: error.message };

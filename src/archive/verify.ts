@@ -1,43 +1,74 @@
 import { createHash } from 'node:crypto';
+import { StorageError } from '../errors/index.js';
+import { withRetry, type RetryPolicy } from '../http/index.js';
 import type { ObjectStore } from '../storage/index.js';
-import { DATA_SUFFIX, parseSeqKey } from './layout.js';
-import { decodeManifest, type Manifest } from './manifest.js';
+import {
+  DATA_SUFFIX,
+  MANIFESTS,
+  intentKey,
+  intentPrefix,
+  manifestKey,
+  manifestPrefix,
+  parseDataKey,
+  parseIntentKey,
+  parseManifestKey,
+  sourceOfFolder,
+} from './layout.js';
+import { parseIntent } from './intent.js';
+import { decodeEntry, type ChainEntry } from './manifest.js';
+import { KeyRing } from './signing.js';
 
 export type ProblemKind =
   | 'object-missing'
   | 'object-altered'
+  | 'object-unreadable'
+  | 'object-without-manifest'
   | 'manifest-missing'
   | 'manifest-altered'
   | 'manifest-unsigned'
+  | 'signature-unverifiable'
   | 'chain-broken'
-  | 'manifest-duplicate'
-  | 'object-without-manifest';
+  | 'finding'
+  | 'foreign-key';
 
-/** One thing wrong with the archive, located by key. */
+/** One thing wrong with the archive, located by key (and chain number, where it has one). */
 export interface Problem {
   source: string;
   kind: ProblemKind;
   key: string;
+  seq?: number;
+  /** Last number of a run of missing entries that starts at `seq`. */
+  seqTo?: number;
   detail: string;
 }
 
 export interface SourceSummary {
   source: string;
+  /** Chain entries read (data manifests, findings, acknowledgements). */
   manifests: number;
   objects: number;
   records: number;
   bytes: number;
-  /** Uploads with an intent and no manifest yet: a drain in flight or one the next drain cleans. */
+  /** Number of the newest entry (0: none). */
+  head: number;
+  /** Data objects of commits in flight (numbered above the head, or of a writer still cleaning up): not damage. */
   pending: string[];
+  /** Entries at the start of the chain written before signing was turned on. */
+  unsigned: number;
+  /** Acknowledgements in the chain (operator-recorded losses). */
+  acknowledgements: number;
 }
 
 export interface VerifyReport {
   ok: boolean;
   sources: SourceSummary[];
+  /** Damage nobody acknowledged: exit 1. */
   problems: Problem[];
+  /** Damage an acknowledgement in the chain covers: reported, not a failure. */
+  acknowledged: Problem[];
 }
 
-/** The newest manifest as the checkpoint store recorded it when it was committed. */
+/** The newest entry as a witness outside the chain (the checkpoint cache) recorded it at commit. */
 export interface ExpectedHead {
   seq: number;
   key: string;
@@ -45,192 +76,347 @@ export interface ExpectedHead {
 }
 
 export interface VerifyOptions {
-  hmacKey?: Buffer | undefined;
-  /** Last committed sequence per source as the checkpoint store knows it, to detect a cut tail. */
+  keys?: KeyRing;
+  /** Last committed entry per source as the checkpoint store knows it, to detect a cut tail. */
   expectedHeads?: Map<string, ExpectedHead>;
-  /** Sources to report even when storage holds nothing for them. */
+  /** Sources to check (also when storage holds nothing for them); default: every source found. */
   sources?: string[];
+  /** Only these sources, even if others are in storage. */
+  only?: string[];
+  /** Objects read at once. @defaultValue 8 */
+  concurrency?: number;
+  /** Backoff for reads; an outage outlasting it ends verify with the StorageError (exit 3). */
+  retry?: RetryPolicy;
 }
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 5_000, maxElapsedMs: 60_000 };
 
 /**
- * Walks every source's manifest chain, re-hashes every object, and reports what is missing,
- * altered or unaccounted for. Reads only; never repairs.
+ * Walks every source's chain in order, re-hashes every object, and reports what is missing,
+ * altered or unaccounted for. Reads only; never repairs. Memory does not grow with the archive
+ * (a few bytes per entry for matching data objects to their manifests); reads overlap.
+ * Commits that land while it runs are in flight, not damage: the chain is listed before the data.
  */
 export async function verifyArchive(store: ObjectStore, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const data = new Map<string, number>();
-  const manifests = new Map<string, string[]>();
-  const intents = new Map<string, string[]>();
-  for await (const item of store.list('')) {
-    const parts = item.key.split('/');
-    if (parts[0] === '_manifests' && parts.length === 3) push(manifests, parts[1]!, item.key);
-    else if (parts[0] === '_intents' && parts.length === 3) push(intents, parts[1]!, item.key);
-    else if (item.key.endsWith(DATA_SUFFIX)) data.set(item.key, item.size);
-  }
-  const problems: Problem[] = [];
-  const summaries: SourceSummary[] = [];
-  const referenced = new Set<string>();
-  const sources = new Set([...manifests.keys(), ...(options.sources ?? []), ...[...data.keys()].map((k) => k.split('/')[0]!)]);
-  for (const source of [...sources].sort()) {
-    const summary: SourceSummary = { source, manifests: 0, objects: 0, records: 0, bytes: 0, pending: [] };
-    summaries.push(summary);
-    const bySeq = new Map<number, string[]>();
-    for (const key of manifests.get(source) ?? []) {
-      const parsed = parseSeqKey(key);
-      if (parsed) push(bySeq, parsed.seq, key);
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const read = <T>(operation: () => Promise<T>): Promise<T> =>
+    withRetry(operation, retry, { isRetryable: (error) => error instanceof StorageError && error.retryable });
+  const sources = new Set<string>(options.sources ?? []);
+  if (!options.only) {
+    for await (const folder of store.listFolders(MANIFESTS)) {
+      const source = sourceOfFolder(folder, MANIFESTS);
+      if (source) sources.add(source);
     }
-    const maxSeq = Math.max(0, ...bySeq.keys());
-    let prev: string | null = null;
-    let prevKey: string | undefined;
-    for (let seq = 1; seq <= maxSeq; seq += 1) {
-      const keys = bySeq.get(seq) ?? [];
-      if (keys.length === 0) {
-        problems.push({
-          source,
-          kind: 'manifest-missing',
-          key: `_manifests/${source}/${String(seq).padStart(10, '0')}-*`,
-          detail: `manifest #${seq} is missing: the chain has a hole`,
-        });
-        prev = null;
-        prevKey = undefined;
-        continue;
-      }
-      if (keys.length > 1) {
-        problems.push({ source, kind: 'manifest-duplicate', key: keys.join(', '), detail: `${keys.length} manifests claim #${seq}` });
-      }
-      // With several claimants, follow the one the chain continues through.
-      let chosen: { key: string; manifest: Manifest; sha256: string } | undefined;
-      for (const key of keys) {
-        const bytes = await store.get(key);
-        if (!bytes) {
-          problems.push({ source, kind: 'manifest-missing', key, detail: 'listed but unreadable' });
-          continue;
+    for await (const folder of store.listFolders('')) {
+      const source = sourceOfFolder(folder, '');
+      if (source) sources.add(source);
+    }
+  } else {
+    for (const s of options.only) sources.add(s);
+  }
+  const report: VerifyReport = { ok: true, sources: [], problems: [], acknowledged: [] };
+  for (const source of [...sources].sort()) {
+    const checked = await verifySource(store, source, {
+      keys: options.keys ?? KeyRing.none,
+      expected: options.expectedHeads?.get(source),
+      concurrency: options.concurrency ?? 8,
+      read,
+    });
+    report.sources.push(checked.summary);
+    report.problems.push(...checked.problems);
+    report.acknowledged.push(...checked.acknowledged);
+  }
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+interface SourceCheck {
+  keys: KeyRing;
+  expected: ExpectedHead | undefined;
+  concurrency: number;
+  read: <T>(operation: () => Promise<T>) => Promise<T>;
+}
+
+/** Verifies one source; see verifyArchive. */
+export async function verifySource(
+  store: ObjectStore,
+  source: string,
+  check: SourceCheck,
+): Promise<{ summary: SourceSummary; problems: Problem[]; acknowledged: Problem[] }> {
+  const { read, keys } = check;
+  const summary: SourceSummary = {
+    source,
+    manifests: 0,
+    objects: 0,
+    records: 0,
+    bytes: 0,
+    head: 0,
+    pending: [],
+    unsigned: 0,
+    acknowledgements: 0,
+  };
+  const found: Problem[] = [];
+  const problem = (kind: ProblemKind, key: string, detail: string, seq?: number, seqTo?: number): void => {
+    found.push({
+      source,
+      kind,
+      key,
+      detail,
+      ...(seq !== undefined ? { seq } : {}),
+      ...(seqTo !== undefined && seqTo !== seq ? { seqTo } : {}),
+    });
+  };
+  const coveredSeqs = new Set<number>();
+  const coveredObjects = new Set<string>();
+  const dataKeys = new KeyIndex();
+  const recentShas = new Map<number, string>();
+  let prev: { seq: number; sha256: string | null } = { seq: 0, sha256: null };
+  let signedSeen = false;
+  const objects = new Pool(check.concurrency);
+
+  const checkObject = async (entry: Extract<ChainEntry, { kind: 'data' }>): Promise<void> => {
+    try {
+      const actual = await read(async () => {
+        const stream = await store.getStream(entry.key);
+        if (!stream) return undefined;
+        const hash = createHash('sha256');
+        let size = 0;
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          hash.update(chunk);
+          size += chunk.length;
         }
-        const decoded = decodeManifest(bytes, options.hmacKey);
-        if ('problem' in decoded) {
-          const kind = decoded.problem === 'unsigned' ? 'manifest-unsigned' : 'manifest-altered';
-          problems.push({
-            source,
-            kind,
-            key,
-            detail:
-              decoded.problem === 'bad-signature'
-                ? 'HMAC signature does not match'
-                : decoded.problem === 'unsigned'
-                  ? 'manifest carries no HMAC signature'
-                  : 'manifest is not a valid manifest',
-          });
-          continue;
-        }
-        if (!chosen || decoded.manifest.prev === prev) chosen = { key, ...decoded };
-      }
-      if (!chosen) {
-        prev = null;
-        prevKey = undefined;
-        continue;
-      }
-      const { manifest } = chosen;
-      if (manifest.seq !== seq || manifest.source !== source) {
-        problems.push({
-          source,
-          kind: 'manifest-altered',
-          key: chosen.key,
-          detail: `manifest names #${manifest.seq} of ${manifest.source}`,
-        });
-      }
-      if (seq > 1 && prev !== null && manifest.prev !== prev) {
-        // Either side of the link may be the damaged one (an edited #n-1 changes its hash): name both.
-        problems.push({
-          source,
-          kind: 'chain-broken',
-          key: chosen.key,
-          detail: `prev ${manifest.prev ?? 'null'} does not match the hash of manifest #${seq - 1} (${prevKey ?? '?'}): one of the two was altered or replaced`,
-        });
-      } else if (seq === 1 && manifest.prev !== null) {
-        problems.push({ source, kind: 'chain-broken', key: chosen.key, detail: 'first manifest names a predecessor' });
-      }
-      const head = options.expectedHeads?.get(source);
-      if (head && head.seq === seq && (head.key !== chosen.key || head.sha256 !== chosen.sha256)) {
-        // The newest manifest has no successor to vouch for it; the checkpoint store does.
-        problems.push({
-          source,
-          kind: 'manifest-altered',
-          key: head.key,
-          detail: `manifest #${seq} differs from the one the checkpoint store recorded at commit (SHA-256 ${head.sha256.slice(0, 16)}…)`,
-        });
-      }
-      prev = chosen.sha256;
-      prevKey = chosen.key;
-      summary.manifests += 1;
-      referenced.add(manifest.key);
-      const size = data.get(manifest.key);
-      if (size === undefined) {
-        problems.push({
-          source,
-          kind: 'object-missing',
-          key: manifest.key,
-          detail: `object of manifest #${seq} (${manifest.records} records) is missing`,
-        });
-        continue;
-      }
-      const actual = await hashObject(store, manifest.key);
-      if (actual === undefined) {
-        problems.push({ source, kind: 'object-missing', key: manifest.key, detail: 'listed but unreadable' });
-      } else if (actual !== manifest.sha256 || size !== manifest.bytes) {
-        problems.push({
-          source,
-          kind: 'object-altered',
-          key: manifest.key,
-          detail: `SHA-256 ${actual.slice(0, 16)}… ≠ manifest ${manifest.sha256.slice(0, 16)}…`,
-        });
+        return { sha256: hash.digest('hex'), size };
+      });
+      if (actual === undefined)
+        problem('object-missing', entry.key, `object of entry #${entry.seq} (${entry.records} records) is missing`, entry.seq);
+      else if (actual.sha256 !== entry.sha256 || actual.size !== entry.bytes) {
+        problem('object-altered', entry.key, `SHA-256 ${actual.sha256.slice(0, 16)}… ≠ manifest ${entry.sha256.slice(0, 16)}…`, entry.seq);
       } else {
         summary.objects += 1;
-        summary.records += manifest.records;
-        summary.bytes += manifest.bytes;
+        summary.records += entry.records;
+        summary.bytes += entry.bytes;
       }
+    } catch (error) {
+      if (error instanceof StorageError && !error.retryable) problem('object-unreadable', entry.key, error.message, entry.seq);
+      else throw error;
     }
-    const expected = options.expectedHeads?.get(source);
-    if (expected !== undefined && expected.seq > maxSeq) {
-      const first = `_manifests/${source}/${String(maxSeq + 1).padStart(10, '0')}-*`;
-      problems.push({
-        source,
-        kind: 'manifest-missing',
-        key: `_manifests/${source}/`,
-        detail: `checkpoint store records ${expected.seq} objects (newest ${expected.key}) but storage has manifests up to #${maxSeq}: the newest (${first} on) were deleted`,
-      });
+  };
+
+  // The chain, in order; entries are fetched ahead so that reads overlap.
+  const pendingEntries: Promise<{ seq: number; key: string; bytes: Buffer | undefined }>[] = [];
+  const handle = async (item: { seq: number; key: string; bytes: Buffer | undefined }): Promise<void> => {
+    const { seq, key, bytes } = item;
+    if (seq > prev.seq + 1) {
+      const from = prev.seq + 1;
+      problem(
+        'manifest-missing',
+        manifestKey(source, from),
+        seq - 1 === from
+          ? `entry #${from} is missing: the chain has a hole`
+          : `entries #${from}–#${seq - 1} are missing: the chain has a hole`,
+        from,
+        seq - 1,
+      );
+      prev = { seq: seq - 1, sha256: null };
     }
-    const pendingKeys = new Set<string>();
-    for (const key of intents.get(source) ?? []) {
-      // Only the object after the head can be in flight; an intent below it protects nothing.
-      if ((parseSeqKey(key)?.seq ?? 0) <= maxSeq) continue;
-      const body = await store.get(key);
-      try {
-        const target = body ? (JSON.parse(body.toString('utf8')) as { key?: string }).key : undefined;
-        if (target && !referenced.has(target)) pendingKeys.add(target);
-      } catch {
-        // an unreadable intent protects nothing
+    summary.head = seq;
+    if (!bytes) {
+      problem('manifest-missing', key, 'listed but unreadable', seq);
+      prev = { seq, sha256: null };
+      return;
+    }
+    const decoded = decodeEntry(bytes, keys);
+    if ('problem' in decoded) {
+      problem('manifest-altered', key, 'not a valid chain entry', seq);
+      prev = { seq, sha256: null };
+      return;
+    }
+    const { value: entry, sha256, signature } = decoded;
+    summary.manifests += 1;
+    recentShas.set(seq, sha256);
+    if (recentShas.size > 4096) recentShas.delete(recentShas.keys().next().value!);
+    if (entry.seq !== seq || entry.source !== source) problem('manifest-altered', key, `entry names #${entry.seq} of ${entry.source}`, seq);
+    if (signature !== 'unsigned') signedSeen = true;
+    if (signature === 'invalid') problem('manifest-altered', key, 'signature does not verify', seq);
+    else if (signature === 'unknown-key') {
+      problem('signature-unverifiable', key, `signed with key id ${entry.signature?.keyId}, which manifests.verifyKeys does not hold`, seq);
+    } else if (signature === 'unsigned' && keys.checks) {
+      if (signedSeen) problem('manifest-unsigned', key, 'unsigned entry after signed ones: its signature was removed', seq);
+      else summary.unsigned += 1;
+    }
+    if (entry.kind === 'data') {
+      if (seq === 1 && entry.prev !== null) problem('chain-broken', key, 'entry #1 names a predecessor', seq);
+      else if (seq > 1 && prev.sha256 !== null && entry.prev !== prev.sha256) {
+        // Either side of the link may be the damaged one (an edited #n-1 changes its hash): name both.
+        problem(
+          'chain-broken',
+          key,
+          `prev does not match the hash of entry #${seq - 1} (${manifestKey(source, seq - 1)}): one of the two was altered or replaced`,
+          seq,
+        );
       }
+      dataKeys.set(seq, entry.key);
+      await objects.submit(() => checkObject(entry));
+    } else if (entry.kind === 'acknowledgement') {
+      summary.acknowledgements += 1;
+      for (const s of entry.covers.seqs) coveredSeqs.add(s);
+      for (const k of entry.covers.objects) coveredObjects.add(k);
+      if (entry.anchor) {
+        const anchorSha = recentShas.get(entry.anchor.seq) ?? (await readSha(entry.anchor.seq));
+        if (anchorSha !== entry.anchor.sha256 || entry.prev !== entry.anchor.sha256) {
+          problem('chain-broken', key, `acknowledgement names anchor #${entry.anchor.seq}, whose hash differs`, seq);
+        }
+      }
+    } else {
+      problem('finding', key, `recorded ${entry.writtenAt}: ${entry.problems.join('; ')}`, seq);
     }
-    summary.pending = [...pendingKeys].filter((k) => data.has(k));
+    const expected = check.expected;
+    if (expected && expected.seq === seq && expected.sha256 !== sha256) {
+      problem(
+        'manifest-altered',
+        key,
+        `differs from the entry the checkpoint store recorded at commit (SHA-256 ${expected.sha256.slice(0, 16)}…)`,
+        seq,
+      );
+    }
+    prev = { seq, sha256 };
+  };
+  const readSha = async (seq: number): Promise<string | undefined> => {
+    const bytes = await read(() => store.getCreated(manifestKey(source, seq)));
+    return bytes ? createHash('sha256').update(bytes).digest('hex') : undefined;
+  };
+
+  for await (const item of store.listCreated(manifestPrefix(source))) {
+    const seq = parseManifestKey(item.key);
+    if (seq === undefined) {
+      problem('foreign-key', item.key, 'not a chain entry of this archive format');
+      continue;
+    }
+    pendingEntries.push(read(() => store.getCreated(item.key)).then((bytes) => ({ seq, key: item.key, bytes })));
+    // Settled-later rejections are rethrown when handled, in order.
+    pendingEntries[pendingEntries.length - 1]!.catch(() => undefined);
+    while (pendingEntries.length >= check.concurrency) await handle(await pendingEntries.shift()!);
   }
-  for (const key of data.keys()) {
-    if (referenced.has(key)) continue;
-    const source = key.split('/')[0]!;
-    if (summaries.find((s) => s.source === source)?.pending.includes(key)) continue;
-    problems.push({ source, kind: 'object-without-manifest', key, detail: 'data object not described by any manifest' });
+  while (pendingEntries.length > 0) await handle(await pendingEntries.shift()!);
+  await objects.drain();
+  const top = summary.head;
+  const expected = check.expected;
+  if (expected && expected.seq > top) {
+    problem(
+      'manifest-missing',
+      manifestKey(source, top + 1),
+      `the checkpoint store records ${expected.seq} entries (newest ${expected.key}) but storage ends at #${top}: the newest were deleted`,
+      top + 1,
+      expected.seq,
+    );
   }
-  return { ok: problems.length === 0, sources: summaries, problems };
+
+  // Data objects after the chain: anything numbered above the head committed meanwhile.
+  for await (const item of store.list(`${source}/`)) {
+    if (!item.key.endsWith(DATA_SUFFIX)) continue;
+    const parsed = parseDataKey(item.key);
+    if (!parsed || parsed.source !== source) {
+      problem('object-without-manifest', item.key, 'data object not named like one of this source');
+      continue;
+    }
+    if (parsed.seq > top) {
+      summary.pending.push(item.key);
+      continue;
+    }
+    if (dataKeys.matches(parsed.seq, item.key)) continue;
+    // An outraced writer (or the next holder) may be removing it right now: its intent says so.
+    const intent = dataKeys.has(parsed.seq) ? await read(() => store.get(intentKey(source, parsed.seq, parsed.token))) : undefined;
+    if (intent && parseIntent(intent)?.key === item.key) {
+      summary.pending.push(item.key);
+      continue;
+    }
+    problem(
+      'object-without-manifest',
+      item.key,
+      `data object numbered #${parsed.seq} but not the one entry #${parsed.seq} names`,
+      parsed.seq,
+    );
+  }
+  for await (const item of store.list(intentPrefix(source))) {
+    const parsed = parseIntentKey(item.key);
+    if (!parsed || parsed.seq <= top) continue;
+    const body = await read(() => store.get(item.key));
+    const target = body ? parseIntent(body)?.key : undefined;
+    if (target && !summary.pending.includes(target) && (await read(() => store.head(target)))) summary.pending.push(target);
+  }
+
+  const problems: Problem[] = [];
+  const acknowledged: Problem[] = [];
+  const isCovered = (p: Problem): boolean => {
+    if (coveredObjects.has(p.key)) return true;
+    if (p.seq === undefined) return false;
+    for (let s = p.seq; s <= (p.seqTo ?? p.seq); s += 1) if (!coveredSeqs.has(s)) return false;
+    return true;
+  };
+  for (const p of found) {
+    // An orphan whose number an acknowledgement voided is part of that loss.
+    if (isCovered(p)) acknowledged.push(p);
+    else problems.push(p);
+  }
+  return { summary, problems, acknowledged };
 }
 
-async function hashObject(store: ObjectStore, key: string): Promise<string | undefined> {
-  const stream = await store.getStream(key);
-  if (!stream) return undefined;
-  const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** A few bytes per chain entry: a hash of the data key each number names, to match listed objects. */
+class KeyIndex {
+  #hashes = new Uint32Array(1024);
+
+  set(seq: number, key: string): void {
+    while (seq >= this.#hashes.length) {
+      const bigger = new Uint32Array(this.#hashes.length * 2);
+      bigger.set(this.#hashes);
+      this.#hashes = bigger;
+    }
+    this.#hashes[seq] = fnv1a(key);
+  }
+
+  /** Whether entry `seq` was a data entry. */
+  has(seq: number): boolean {
+    return seq < this.#hashes.length && this.#hashes[seq] !== 0;
+  }
+
+  matches(seq: number, key: string): boolean {
+    return seq < this.#hashes.length && this.#hashes[seq] === fnv1a(key) && this.#hashes[seq] !== 0;
+  }
 }
 
-function push<K>(map: Map<K, string[]>, key: K, value: string): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash === 0 ? 1 : hash;
+}
+
+/** Runs at most `limit` tasks at once; `submit` waits for a free slot; the first failure is rethrown. */
+class Pool {
+  readonly #running = new Set<Promise<void>>();
+  #failure: { error: unknown } | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  async submit(task: () => Promise<void>): Promise<void> {
+    while (this.#running.size >= this.limit) await Promise.race(this.#running);
+    this.#rethrow();
+    const tracked: Promise<void> = task()
+      .catch((error: unknown) => {
+        this.#failure ??= { error };
+      })
+      .finally(() => this.#running.delete(tracked));
+    this.#running.add(tracked);
+  }
+
+  async drain(): Promise<void> {
+    while (this.#running.size > 0) await Promise.race(this.#running);
+    this.#rethrow();
+  }
+
+  #rethrow(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
 }

@@ -3,24 +3,35 @@ import type { Lease } from '../leases/index.js';
 
 export const headRefSchema = z.object({
   seq: z.number().int().min(1),
-  /** Storage key of the manifest. */
+  /** Storage key of the chain entry. */
   key: z.string(),
-  /** SHA-256 (hex) of the manifest's bytes: the next manifest chains to it. */
+  /** SHA-256 (hex) of the entry's bytes: the next entry chains to it. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Fencing token of the writer of a data entry; '' for acknowledgements. */
   token: z.string(),
   totals: z.object({ records: z.number().int().min(0), objects: z.number().int().min(0) }),
+  /** Data object of a data entry. */
+  dataKey: z.string().optional(),
 });
 
-/** Where a source stands: the last committed manifest and the provider position after it. */
-export const sourceStateSchema = z.object({
-  head: headRefSchema.nullable(),
-  /**
-   * Provider checkpoint to resume from. Equals the head manifest's `checkpointAfter`, or is
-   * ahead of it when pages since then carried no records (empty windows, finished runs).
-   */
-  position: z.unknown(),
-  updatedAt: z.string(),
-});
+/**
+ * Where a source stands: the last committed chain entry, the provider checkpoint after it, and
+ * the data keys of recent commits (so that sweeping for orphans rarely needs to read manifests).
+ */
+export const sourceStateSchema = z.preprocess(
+  // Before the cursor was called "checkpoint" everywhere it was stored as "position".
+  (raw) => (raw && typeof raw === 'object' && 'position' in raw && !('checkpoint' in raw) ? { ...raw, checkpoint: raw.position } : raw),
+  z.object({
+    head: headRefSchema.nullable(),
+    /**
+     * Provider checkpoint to resume from. Equals the head entry's `checkpointAfter`, or is ahead
+     * of it when pages since then carried no records (empty windows, finished runs).
+     */
+    checkpoint: z.unknown(),
+    recent: z.array(z.object({ seq: z.number().int().min(1), key: z.string() })).optional(),
+    updatedAt: z.string(),
+  }),
+);
 
 export type HeadRef = z.infer<typeof headRefSchema>;
 export type SourceState = z.infer<typeof sourceStateSchema>;
@@ -35,11 +46,12 @@ export const runStatusSchema = z.object({
 export type RunStatus = z.infer<typeof runStatusSchema>;
 
 /**
- * A fast cache of each source's position, plus per-source run status for `status`.
+ * A fast cache of each source's checkpoint, plus per-source run status for `status`.
  *
- * Not the system of record: the manifests in storage are. After the cache is lost (Redis
- * flushed) the drain rebuilds positions from the manifests. `save` is fenced: it succeeds only
- * while `lease` is current, and throws LeaseLostError otherwise.
+ * Not the system of record: the chain in storage is, and every recovery checks the cache against
+ * it (a cached head storage lacks is damage, not a reason to rebuild). After the cache is lost the
+ * drain rebuilds checkpoints from storage. `save` is fenced: a holder whose lease moved on cannot
+ * replace a newer holder's state; it throws LeaseLostError.
  */
 export interface CheckpointStore {
   load(source: string): Promise<SourceState | undefined>;
@@ -49,7 +61,7 @@ export interface CheckpointStore {
   close(): Promise<void>;
 }
 
-/** Parses a cached state; a corrupt entry is treated as absent (the manifests are the truth). */
+/** Parses a cached state; a corrupt entry is treated as absent (the chain is the truth). */
 export function parseState(text: string | null | undefined): SourceState | undefined {
   if (!text) return undefined;
   try {

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { decodeManifest, manifestPrefix, parseSeqKey, sha256Hex, type Manifest } from '../archive/index.js';
+import { decodeEntry, layout, sha256Hex, type DataManifest, type KeyRing } from '../archive/index.js';
 import { loadConfig } from '../config/index.js';
 import { ArchiverError, ConfigError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
@@ -48,7 +48,7 @@ export async function exportRecords(options: ExportOptions, output: Output, logg
   let exported = 0;
   let objects = 0;
   try {
-    for await (const manifest of chain(store, options.source, config.manifests.hmacKey)) {
+    for await (const manifest of chain(store, options.source, config.manifests.keys)) {
       if (output.closed) break;
       if (since !== undefined && Date.parse(manifest.writtenAt) < since) continue;
       const bytes = await store.get(manifest.key);
@@ -86,34 +86,38 @@ export async function exportRecords(options: ExportOptions, output: Output, logg
 }
 
 /**
- * The committed manifests of `source` in order. Where a fenced-out writer left a second manifest
- * at a number, the one that chains to the previous counts (the newest such, as verify decides).
+ * The data manifests of `source` in chain order (one entry per number, created create-only),
+ * each checked against the one before. Acknowledgements (an operator's recorded loss) are passed
+ * over, and the chain goes on from their anchor; a finding (unacknowledged damage) stops export.
  */
-async function* chain(store: ObjectStore, source: string, hmacKey: Buffer | undefined): AsyncGenerator<Manifest> {
+async function* chain(store: ObjectStore, source: string, keys: KeyRing): AsyncGenerator<DataManifest> {
   let prev: string | null = null;
   let last = 0;
-  let group: { seq: number; entries: { manifest: Manifest; sha256: string; key: string }[] } | undefined;
-  const settle = (): Manifest => {
-    const { seq, entries } = group!;
-    if (seq !== last + 1) throw new ExportDamageError(`manifest #${last + 1} is missing`, entries[0]!.key);
-    const chosen = entries.findLast((e) => e.manifest.prev === prev);
-    if (!chosen) throw new ExportDamageError(`manifest #${seq} does not chain to #${seq - 1}`, entries[0]!.key);
-    prev = chosen.sha256;
+  // Holes and findings are damage unless an acknowledgement after them covers them.
+  let pending: { seq: number; message: string; key: string }[] = [];
+  for await (const item of store.listCreated(layout.manifestPrefix(source))) {
+    const seq = layout.parseManifestKey(item.key);
+    if (seq === undefined) continue;
+    for (let s = last + 1; s < seq; s += 1)
+      pending.push({ seq: s, message: `manifest #${s} is missing`, key: layout.manifestKey(source, s) });
+    const bytes = await store.getCreated(item.key);
+    if (!bytes) throw new ExportDamageError(`manifest #${seq} vanished`, item.key);
+    const decoded = decodeEntry(bytes, keys);
+    if ('problem' in decoded || decoded.signature === 'invalid') throw new ExportDamageError(`manifest #${seq} is altered`, item.key);
+    const entry = decoded.value;
+    if (entry.kind === 'finding') pending.push({ seq, message: `entry #${seq} records damage`, key: item.key });
+    else if (entry.kind === 'acknowledgement') {
+      const covered = new Set(entry.covers.seqs);
+      pending = pending.filter((p) => !covered.has(p.seq));
+    } else {
+      const first = pending[0];
+      if (first) throw new ExportDamageError(first.message, first.key);
+      if (seq === last + 1 && entry.prev !== prev) throw new ExportDamageError(`manifest #${seq} does not chain to #${seq - 1}`, item.key);
+      yield entry;
+    }
+    prev = decoded.sha256;
     last = seq;
-    return chosen.manifest;
-  };
-  for await (const item of store.list(manifestPrefix(source))) {
-    const parsed = parseSeqKey(item.key);
-    if (!parsed) continue;
-    const bytes = await store.get(item.key);
-    if (!bytes) continue;
-    const decoded = decodeManifest(bytes, hmacKey);
-    if ('problem' in decoded) throw new ExportDamageError(`manifest is ${decoded.problem}`, item.key);
-    if (group && group.seq !== parsed.seq) yield settle();
-    if (!group || group.seq !== parsed.seq) group = { seq: parsed.seq, entries: [] };
-    group.entries.push({ manifest: decoded.manifest, sha256: decoded.sha256, key: item.key });
   }
-  if (group) yield settle();
 }
 
 function instant(text: string | undefined, option: string): number | undefined {

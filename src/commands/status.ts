@@ -3,7 +3,7 @@ import { loadConfig } from '../config/index.js';
 import { getProvider } from '../providers/index.js';
 import type { Logger } from '../observability/index.js';
 import { openRuntime, type Runtime } from '../runtime.js';
-import { manifestPrefix, decodeManifest, type Manifest } from '../archive/index.js';
+import { ArchiveTamperedError } from '../errors/index.js';
 import { EXIT_OK } from './exit-codes.js';
 import type { Output } from './output.js';
 import { describeSchedule, formatDuration, nextRunFromSchedule } from './schedule-info.js';
@@ -27,27 +27,38 @@ export interface SourceStatus {
   lastError: { at: string; code: string; message: string } | null;
   recordsArchived: number;
   objectsArchived: number;
+  /** Number of the newest chain entry in storage. */
+  head: number;
   lastObject: string | null;
+  /** Damage near the head that stops the source until acknowledged (status, logs and the drain say so); empty when intact. */
+  damage: string[];
 }
 
-/** Per source: schedule, next run, checkpoint, last success, lag, last error, totals, last object. */
+/** Per source: schedule, next run, checkpoint, last success, lag, last error, totals, last object, damage. */
 export async function status(options: { config: string; json?: boolean }, output: Output, logger: Logger): Promise<number> {
   const config = await loadConfig(options.config);
-  const runtime = await openRuntime(config, { logger, needRedis: false });
+  const runtime = await openRuntime(config, { logger, needRedis: false, write: false });
   try {
     const rows = await collect(config, runtime);
+    const owner = await runtime.owner.current();
     if (options.json) {
-      output.out(JSON.stringify({ sources: rows }, null, 2));
+      output.out(JSON.stringify({ owner: owner ?? null, deployment: runtime.owner.deployment, sources: rows }, null, 2));
     } else {
+      if (owner && owner.deployment !== runtime.owner.deployment) {
+        output.out(
+          `archive owner: ${owner.deployment} (since ${owner.since}); this config is ${runtime.owner.deployment}: it may not write here`,
+        );
+      }
       for (const row of rows) {
         output.out(`${row.source} (${row.provider})${row.enabled ? '' : ' [disabled]'}`);
         output.out(`  schedule:     ${row.schedule}${row.nextRunAt ? `, next run ${row.nextRunAt}` : ''}`);
-        output.out(`  archived:     ${row.recordsArchived} records in ${row.objectsArchived} objects`);
+        output.out(`  archived:     ${row.recordsArchived} records in ${row.objectsArchived} objects (${row.head} chain entries)`);
         output.out(`  checkpoint:   ${row.checkpointSummary ?? JSON.stringify(row.checkpoint)}`);
         const lag = row.lagSeconds === null ? '' : ` (${formatDuration(row.lagSeconds * 1000)} ago)`;
         output.out(`  last success: ${row.lastSuccessAt ?? 'never'}${lag}`);
         output.out(`  last error:   ${row.lastError ? `${row.lastError.at} ${row.lastError.code}: ${row.lastError.message}` : 'none'}`);
         output.out(`  last object:  ${row.lastObject ?? 'none'}`);
+        for (const d of row.damage) output.out(`  DAMAGE:       ${d}`);
       }
     }
   } finally {
@@ -65,29 +76,41 @@ async function collect(config: ArchiverConfig, runtime: Runtime): Promise<Source
     const provider = getProvider(source.provider);
     const state = await runtime.deps.checkpoints.load(source.id);
     const run = await runtime.deps.checkpoints.loadStatus(source.id);
-    // The newest manifest names the last object; it also stands in for a lost cache (Redis flushed).
-    const manifest = await newestManifest(runtime, source.id, state?.head?.key);
-    const position = state?.position ?? manifest?.checkpointAfter;
-    const parsed = position === undefined ? undefined : provider.checkpointSchema.safeParse(position);
+    // Storage is the record: the chain near the cached head (or its top, found without listing
+    // the history) names the last object, stands in for a lost cache, and says what is damaged.
+    const assessment = await runtime.deps.ledger.assess(source.id, state?.head ?? null);
+    const top = assessment.top > 0 ? await runtime.deps.ledger.readEntry(source.id, assessment.top) : undefined;
+    const entry = top?.entry;
+    const sameHead = state?.head !== null && state?.head !== undefined && top !== undefined && state.head.sha256 === top.sha256;
+    const checkpoint = sameHead && state?.checkpoint !== undefined ? state.checkpoint : (entry?.checkpointAfter ?? undefined);
+    const parsed = checkpoint === undefined || checkpoint === null ? undefined : provider.checkpointSchema.safeParse(checkpoint);
     const summary = parsed?.success && provider.summarize ? provider.summarize(parsed.data) : undefined;
-    const totals = state?.head?.totals ?? manifest?.totals ?? { records: 0, objects: 0 };
+    const totals = entry?.totals ?? state?.head?.totals ?? { records: 0, objects: 0 };
     const lastSuccessAt = run?.lastSuccessAt ?? null;
+    const damage = assessment.problems.map((p) => p.text);
+    let lastError = run?.lastError && (!run.lastSuccessAt || run.lastError.at > run.lastSuccessAt) ? run.lastError : null;
+    if (!lastError && damage.length > 0) {
+      const error = new ArchiveTamperedError(source.id, damage);
+      lastError = { at: new Date(now).toISOString(), code: error.code, message: error.message };
+    }
     rows.push({
       source: source.id,
       provider: source.provider,
       enabled: source.enabled,
       schedule: describeSchedule(source.schedule),
       nextRunAt: nextRun(source, scheduled, run?.lastRunAt, now),
-      checkpoint: position ?? null,
+      checkpoint: checkpoint ?? null,
       checkpointSummary: summary?.text,
       pending: summary?.pending,
       lastRunAt: run?.lastRunAt ?? null,
       lastSuccessAt,
       lagSeconds: lastSuccessAt ? Math.max(0, Math.round((now - Date.parse(lastSuccessAt)) / 1000)) : null,
-      lastError: run?.lastError && (!run.lastSuccessAt || run.lastError.at > run.lastSuccessAt) ? run.lastError : null,
+      lastError,
       recordsArchived: totals.records,
       objectsArchived: totals.objects,
-      lastObject: manifest?.key ?? null,
+      head: assessment.top,
+      lastObject: entry?.kind === 'data' ? entry.key : null,
+      damage,
     });
   }
   return rows;
@@ -97,14 +120,4 @@ function nextRun(source: SourceConfig, scheduled: ReadonlyMap<string, number>, l
   if (!source.enabled) return null;
   const next = scheduled.get(source.id) ?? nextRunFromSchedule(source.schedule, lastRunAt ? Date.parse(lastRunAt) : undefined, now);
   return new Date(next).toISOString();
-}
-
-async function newestManifest(runtime: Runtime, source: string, headKey: string | undefined): Promise<Manifest | undefined> {
-  let last = headKey;
-  if (last === undefined) for await (const item of runtime.store.list(manifestPrefix(source))) last = item.key;
-  if (!last) return undefined;
-  const bytes = await runtime.store.get(last);
-  if (!bytes) return undefined;
-  const decoded = decodeManifest(bytes, runtime.config.manifests.hmacKey);
-  return 'problem' in decoded ? undefined : decoded.manifest;
 }

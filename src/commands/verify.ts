@@ -1,37 +1,73 @@
-import { verifyArchive, type ExpectedHead } from '../archive/index.js';
+import { verifyArchive, type ExpectedHead, type Problem, type VerifyReport } from '../archive/index.js';
 import { loadConfig } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
-import { openRuntime } from '../runtime.js';
-import { EXIT_FAILED, EXIT_OK } from './exit-codes.js';
-import type { Output } from './output.js';
+import { openRuntime, type Runtime } from '../runtime.js';
+import { createObjectStore } from '../storage/index.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, exitCodeForError } from './exit-codes.js';
+import { printError, type Output } from './output.js';
 
-/** Checks the archive against its manifests; exit 0 intact, 1 with what is wrong and where. */
-export async function verify(options: { config: string; json?: boolean }, output: Output, logger: Logger): Promise<number> {
-  const config = await loadConfig(options.config);
-  const runtime = await openRuntime(config, { logger, needRedis: false });
+export interface VerifyCommandOptions {
+  config: string;
+  json?: boolean;
+  source?: string[];
+}
+
+/**
+ * Checks the archive against its chains; exit 0 intact, 1 with what is wrong and where, 3 when
+ * storage (or a configured checkpoint store) cannot be reached. Works from an auditor's config
+ * holding only `storage` and `manifests`: the sources are then found in storage.
+ */
+export async function verify(options: VerifyCommandOptions, output: Output, logger: Logger): Promise<number> {
+  const config = await loadConfig(options.config, process.env, { sourcesOptional: true });
+  let runtime: Runtime | undefined;
+  const store = config.sources.length > 0 ? undefined : createObjectStore(config.storage);
   try {
     const expectedHeads = new Map<string, ExpectedHead>();
-    for (const source of config.sources) {
-      const state = await runtime.deps.checkpoints.load(source.id).catch(() => undefined);
-      if (state?.head) expectedHeads.set(source.id, state.head);
+    if (config.sources.length > 0) {
+      // The checkpoint cache of the deployment is a witness of each source's newest entry.
+      runtime = await openRuntime(config, { logger, needRedis: false, write: false });
+      for (const source of config.sources) {
+        const state = await runtime.deps.checkpoints.load(source.id);
+        if (state?.head) expectedHeads.set(source.id, state.head);
+      }
     }
-    const report = await verifyArchive(runtime.store, {
-      hmacKey: config.manifests.hmacKey,
+    const target = runtime?.store ?? store!;
+    const report = await verifyArchive(target, {
+      keys: config.manifests.keys,
       expectedHeads,
       sources: config.sources.map((s) => s.id),
+      ...(options.source && options.source.length > 0 ? { only: options.source } : {}),
     });
-    if (options.json) {
-      output.out(JSON.stringify(report, null, 2));
-    } else {
-      for (const s of report.sources) {
-        const pending = s.pending.length > 0 ? `, ${s.pending.length} upload(s) in flight` : '';
-        output.out(`${s.source}: ${s.objects} objects, ${s.records} records, ${s.manifests} manifests${pending}`);
-      }
-      for (const p of report.problems) output.out(`DAMAGE ${p.kind} ${p.source} ${p.key}: ${p.detail}`);
-      output.out(report.ok ? `verify: archive intact (${runtime.store.describe()})` : `verify: ${report.problems.length} problem(s) found`);
-    }
+    print(report, options.json === true, output, target.describe());
     return report.ok ? EXIT_OK : EXIT_FAILED;
+  } catch (error) {
+    if (exitCodeForError(error) !== EXIT_UNAVAILABLE) throw error;
+    printError(output, error);
+    output.err('verify: storage could not be read: nothing was judged');
+    return EXIT_UNAVAILABLE;
   } finally {
-    await runtime.close();
+    await runtime?.close();
+    await store?.close();
   }
+}
+
+function print(report: VerifyReport, json: boolean, output: Output, location: string): void {
+  if (json) {
+    output.out(JSON.stringify(report, null, 2));
+    return;
+  }
+  for (const s of report.sources) {
+    const extra = [
+      s.pending.length > 0 ? `${s.pending.length} upload(s) in flight` : '',
+      s.unsigned > 0 ? `${s.unsigned} unsigned entries before signing was turned on` : '',
+      s.acknowledgements > 0 ? `${s.acknowledgements} acknowledgement(s)` : '',
+    ].filter((x) => x !== '');
+    output.out(
+      `${s.source}: ${s.objects} objects, ${s.records} records, ${s.manifests} manifests${extra.length > 0 ? `, ${extra.join(', ')}` : ''}`,
+    );
+  }
+  const line = (label: string, p: Problem): string => `${label} ${p.kind} ${p.source} ${p.key}: ${p.detail}`;
+  for (const p of report.acknowledged) output.out(line('ACKNOWLEDGED', p));
+  for (const p of report.problems) output.out(line('DAMAGE', p));
+  output.out(report.ok ? `verify: archive intact (${location})` : `verify: ${report.problems.length} problem(s) found`);
 }

@@ -1,5 +1,6 @@
 import type { Schedule } from './schema.js';
 import type { RedisConfig } from './redis-schema.js';
+import type { KeyRing } from '../archive/index.js';
 import type { StorageConfig } from '../storage/index.js';
 
 /** A source after validation: provider-specific params and credentials checked by the provider. */
@@ -18,7 +19,8 @@ export interface SourceConfig {
 export interface ArchiverConfig {
   redis: RedisConfig | undefined;
   storage: StorageConfig;
-  checkpoints: { kind: 'redis' | 'file'; path: string };
+  /** `deployment`: this deployment's name in the archive's owner record (see ownerIdentity). */
+  checkpoints: { kind: 'redis' | 'file'; path: string; deployment: string | undefined };
   batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
   worker: {
     concurrency: number;
@@ -29,6 +31,7 @@ export interface ArchiverConfig {
     dashboard: { enabled: boolean; readOnly: boolean; basicAuth: { username: string; password: string } | undefined };
   };
   http: { timeoutMs: number; maxBodyBytes: number; maxAttempts: number };
-  manifests: { hmacKey: Buffer | undefined };
+  /** Signing and verification keys, and how often each source gets a signed digest. */
+  manifests: { keys: KeyRing; digestIntervalMs: number };
   sources: SourceConfig[];
 }

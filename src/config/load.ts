@@ -8,6 +8,7 @@ import { storageConfigSchema } from '../storage/index.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { batchSchema, checkpointsSchema, httpSchema, manifestsSchema, redisSchema, sourceBaseSchema, workerSchema } from './schema.js';
 import type { ArchiverConfig, SourceConfig } from './config.js';
+import { buildKeyRing } from './manifest-keys.js';
 
 const topSchema = z
   .object({
@@ -18,19 +19,27 @@ const topSchema = z
     worker: workerSchema.default({}),
     http: httpSchema.default({}),
     manifests: manifestsSchema.default({}),
-    sources: z.array(z.unknown()).min(1, 'expected at least one source'),
+    sources: z.array(z.unknown()).optional(),
   })
   .strict();
 
+export interface LoadOptions {
+  /**
+   * Accept a config without sources: an auditor's, holding only `storage` and `manifests`
+   * (verify finds the sources in storage). @defaultValue false
+   */
+  sourcesOptional?: boolean;
+}
+
 /** Reads, interpolates and validates a config file; throws ConfigError listing every problem. */
-export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ArchiverConfig> {
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Promise<ArchiverConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
     throw new ConfigError(`cannot read config file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, [], cause);
   }
-  return parseConfig(text, env, path, dirname(resolve(path)));
+  return parseConfig(text, env, path, dirname(resolve(path)), options);
 }
 
 /** Validates config text; `origin` names the file in messages, `baseDir` anchors relative `${file:…}` paths. */
@@ -39,6 +48,7 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = process.env,
   origin = 'config',
   baseDir = process.cwd(),
+  options: LoadOptions = {},
 ): ArchiverConfig {
   const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
@@ -52,7 +62,7 @@ export function parseConfig(
   const raw = interpolateEnv(document.toJS(), env, found, { baseDir, wholeValues });
   const interpolated = found.length;
   const unresolved = new Set(found.map((i) => i.path));
-  const config = validate(raw, env, found, wholeValues);
+  const config = validate(raw, env, found, wholeValues, options);
   // Every problem once: a field whose variable or file is missing is reported for that alone,
   // not again for the empty value it was left with.
   const seen = new Set<string>();
@@ -136,8 +146,17 @@ function describeIssue(issue: z.ZodIssue): string {
   return issue.message;
 }
 
-function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], typed: ReadonlySet<string>): ArchiverConfig | undefined {
+function validate(
+  raw: unknown,
+  env: NodeJS.ProcessEnv,
+  issues: ConfigIssue[],
+  typed: ReadonlySet<string>,
+  options: LoadOptions,
+): ArchiverConfig | undefined {
   const top = parseTyped(typed, topSchema, raw ?? {}, []);
+  if (top.success && !options.sourcesOptional && (top.data.sources ?? []).length === 0) {
+    issues.push({ path: 'sources', message: 'expected at least one source' });
+  }
   if (!top.success) {
     pushZod(issues, top.error, [], typed);
   }
@@ -208,19 +227,12 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], t
     issues.push({ path: 'checkpoints.kind', message: 'redis checkpoints need a redis section (redis.url)' });
     return undefined;
   }
-  let hmacKey: Buffer | undefined;
-  if (data.manifests.hmacKeyEnv) {
-    const value = env[data.manifests.hmacKeyEnv];
-    if (!value) {
-      issues.push({ path: 'manifests.hmacKeyEnv', message: `environment variable ${data.manifests.hmacKeyEnv} is not set` });
-      return undefined;
-    }
-    hmacKey = Buffer.from(value, 'utf8');
-  }
+  const keys = buildKeyRing(data.manifests, env, issues);
+  if (issues.length > 0) return undefined;
   return {
     redis: data.redis,
     storage: storage.data,
-    checkpoints: { kind: checkpointsKind, path: data.checkpoints.path },
+    checkpoints: { kind: checkpointsKind, path: data.checkpoints.path, deployment: data.checkpoints.deployment },
     batch: data.batch,
     worker: {
       concurrency: data.worker.concurrency,
@@ -231,7 +243,7 @@ function validate(raw: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], t
       dashboard: { ...data.worker.dashboard, basicAuth: data.worker.dashboard.basicAuth },
     },
     http: { timeoutMs: data.http.timeout, maxBodyBytes: data.http.maxBodyBytes, maxAttempts: data.http.maxAttempts },
-    manifests: { hmacKey },
+    manifests: { keys, digestIntervalMs: data.manifests.digestInterval },
     sources,
   };
 }

@@ -42,6 +42,12 @@ export const checkpointsSchema = z
   .object({
     kind: z.enum(['redis', 'file']).optional(),
     path: z.string().min(1).default('./.archiver-state'),
+    /**
+     * This deployment's name in the archive's owner record. @defaultValue the coordination state:
+     * `redis://host:port/db#prefix`, or `file://<state dir>`. Two deployments with the same name
+     * may write one prefix at once (storage arbitrates every commit).
+     */
+    deployment: z.string().min(1).max(200).optional(),
   })
   .strict();
 
@@ -102,12 +108,50 @@ export const httpSchema = z
   })
   .strict();
 
+const keyId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected letters, digits, . _ : - (at most 128)');
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
+
+/** Where the key that signs new manifests and digests comes from. */
+const signingSchema = z
+  .discriminatedUnion(
+    'algorithm',
+    [
+      z.object({ algorithm: z.literal('ed25519'), keyId, privateKeyFile: z.string().min(1) }).strict(),
+      z
+        .object({ algorithm: z.literal('hmac-sha256'), keyId, secretEnv: envName.optional(), secretFile: z.string().min(1).optional() })
+        .strict(),
+    ],
+    {
+      errorMap: (issue, ctx) =>
+        issue.code === z.ZodIssueCode.invalid_union_discriminator
+          ? { message: 'expected algorithm "ed25519" or "hmac-sha256"' }
+          : { message: ctx.defaultError },
+    },
+  )
+  .superRefine((v, ctx) => {
+    if (v.algorithm === 'hmac-sha256' && (v.secretEnv === undefined) === (v.secretFile === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected exactly one of secretEnv, secretFile' });
+    }
+  });
+
+/** A key that checks older (or, for an auditor, all) signatures: an Ed25519 public key or an HMAC secret. */
+const verifyKeySchema = z
+  .object({ publicKeyFile: z.string().min(1).optional(), secretEnv: envName.optional(), secretFile: z.string().min(1).optional() })
+  .strict()
+  .refine((v) => [v.publicKeyFile, v.secretEnv, v.secretFile].filter((x) => x !== undefined).length === 1, {
+    message: 'expected exactly one of publicKeyFile, secretEnv, secretFile',
+  });
+
 export const manifestsSchema = z
   .object({
-    /** Environment variable holding the HMAC key that signs manifests; unsigned when unset. */
-    hmacKeyEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-      .optional(),
+    /** A signed digest of each source's head at least this often. @defaultValue 1h */
+    digestInterval: duration.default(3_600_000).refine((ms) => ms >= 1_000, 'expected at least 1s'),
+    signing: signingSchema.optional(),
+    /** keyId → key, for signatures by older keys (rotation) or, on an auditor's machine, every key. */
+    verifyKeys: z.record(keyId, verifyKeySchema).default({}),
+    /** Older form of `signing: { algorithm: hmac-sha256, keyId: default, secretEnv: … }`. */
+    hmacKeyEnv: envName.optional(),
   })
   .strict();
+
+export type ManifestsSection = z.infer<typeof manifestsSchema>;

@@ -1,7 +1,7 @@
 import type { ManifestLedger } from '../archive/index.js';
 import type { CheckpointStore, HeadRef } from '../checkpoints/index.js';
 import type { SourceConfig } from '../config/index.js';
-import { ArchiverError, LeaseLostError, ShutdownError } from '../errors/index.js';
+import { ArchiverError, CommitConflictError, ShutdownError } from '../errors/index.js';
 import { failpoint } from '../failpoints.js';
 import type { CredentialServices } from '../credentials/index.js';
 import type { HttpClient, RetryPolicy } from '../http/index.js';
@@ -89,7 +89,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
   const now = deps.now ?? Date.now;
   const provider = deps.providers?.get(source.provider) ?? getProvider(source.provider);
   const log = deps.logger.child({ source: source.id });
-  const lease = await deps.leases.acquire(source.id);
+  let lease = await deps.leases.acquire(source.id);
   // `fencingToken`, not `token`: the logger redacts `token` (IAM tokens are secrets), and a fencing
   // token is what ties a drain to the keys it wrote (`<seq>-<token>`).
   log.info({ fencingToken: lease.token }, 'drain started');
@@ -98,25 +98,20 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
   try {
     const cached = await deps.checkpoints.load(source.id);
     // Recovery waits out storage outages with backoff; a shutdown deadline or a lost lease ends it.
-    const recovered = await deps.ledger.recover(source.id, cached, lease, anySignal([signals.abort, lease.signal]));
-    let head = recovered.head;
-    result.head = head;
-    let position: unknown;
-    if (recovered.position === undefined) {
-      position = provider.initialCheckpoint(source.params, now());
-    } else {
-      const parsed = provider.checkpointSchema.safeParse(recovered.position);
-      if (!parsed.success) {
-        throw new ArchiverError(`source ${source.id}: stored checkpoint does not fit provider ${source.provider}`, {
-          code: 'ERR_CHECKPOINT_INVALID',
-          hint: 'the source was re-pointed at another provider or its state is damaged; run `verify` and inspect the last manifest',
-        });
-      }
-      position = parsed.data;
+    // A damaged archive stops it (ArchiveTamperedError): nothing is archived over the damage.
+    let recovered = await deps.ledger.recover(source.id, cached, lease, anySignal([signals.abort, lease.signal]));
+    if (recovered.maxToken !== '' && lease.token <= recovered.maxToken) {
+      // The coordinator lost its state and its clock stepped back: take a token above storage's.
+      log.warn(
+        { fencingToken: lease.token, storageToken: recovered.maxToken },
+        'fencing token not above the ones in storage; taking a larger one',
+      );
+      await lease.release();
+      lease = await deps.leases.acquire(source.id, { above: recovered.maxToken });
+      log.info({ fencingToken: lease.token }, 'drain started');
+      recovered = await deps.ledger.recover(source.id, cached, lease, anySignal([signals.abort, lease.signal]));
     }
-    let saved =
-      JSON.stringify(cached?.head ?? null) === JSON.stringify(head) && JSON.stringify(cached?.position) === JSON.stringify(position);
-
+    let recent = cached?.recent ?? [];
     const stop = anySignal([signals.stop, signals.abort, lease.signal]);
     const storageSignal = anySignal([signals.abort, lease.signal]);
     const context = providerContext(
@@ -131,93 +126,115 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       params: source.params,
       timeoutMs: source.timeoutMs,
     };
-    const pages = readPages(provider, spec, position, context);
-
-    let batchStart = position;
     let read = 0;
     let stream: Record<string, unknown> | undefined;
-    let requestIds: string[] = [];
     let failure: unknown;
 
-    const commit = async (): Promise<void> => {
-      if (!spool) return;
-      const batch = await spool.finish();
-      const committed = await deps.ledger.commit(
-        {
-          source: source.id,
-          provider: source.provider,
-          lease,
-          head,
-          batch,
-          checkpointBefore: batchStart,
-          checkpointAfter: position,
-          requestIds,
-        },
-        storageSignal,
-      );
-      await spool.discard();
-      spool = undefined;
-      try {
-        await deps.checkpoints.save(source.id, { head: committed.head, position, updatedAt: new Date().toISOString() }, lease);
-      } catch (error) {
-        if (error instanceof LeaseLostError) await deps.ledger.withdraw(source.id, committed.head, committed.key);
-        throw error;
-      }
-      failpoint('after-checkpoint');
-      await deps.ledger.forgetIntent(source.id, committed.head);
-      head = committed.head;
-      saved = true;
+    // One pass from a recovered head; a commit another writer outran starts a new pass from the winner's.
+    for (let pass = 1; ; pass += 1) {
+      let head = recovered.head;
       result.head = head;
-      result.objects += 1;
-      result.records += batch.records;
-      result.keys.push(committed.key);
-      log.info({ key: committed.key, records: batch.records, bytes: batch.bytes, seq: head.seq }, 'object committed');
-      batchStart = position;
-      requestIds = [];
-    };
+      let checkpoint = startingCheckpoint(provider, source, recovered.checkpoint, now());
+      let saved =
+        JSON.stringify(cached?.head ?? null) === JSON.stringify(head) && JSON.stringify(cached?.checkpoint) === JSON.stringify(checkpoint);
+      const pages = readPages(provider, spec, checkpoint, context);
+      let batchStart = checkpoint;
+      let requestIds: string[] = [];
 
-    for (;;) {
-      let next: IteratorResult<ReadPage<unknown>>;
+      const commit = async (): Promise<void> => {
+        if (!spool) return;
+        const batch = await spool.finish();
+        const committed = await deps.ledger.commit(
+          {
+            source: source.id,
+            provider: source.provider,
+            lease,
+            head,
+            batch,
+            checkpointBefore: batchStart,
+            checkpointAfter: checkpoint,
+            requestIds,
+          },
+          storageSignal,
+        );
+        await spool.discard();
+        spool = undefined;
+        // The entry is committed whatever happens to the cache: a fenced save only means a newer
+        // holder goes on from storage, where it finds this entry.
+        recent = [...recent.filter((r) => r.seq < committed.head.seq), { seq: committed.head.seq, key: committed.key }].slice(-RECENT);
+        await deps.checkpoints.save(source.id, { head: committed.head, checkpoint, recent, updatedAt: new Date().toISOString() }, lease);
+        failpoint('after-checkpoint');
+        await deps.ledger.forgetIntent(source.id, committed.head);
+        head = committed.head;
+        saved = true;
+        result.head = head;
+        result.objects += 1;
+        result.records += batch.records;
+        result.keys.push(committed.key);
+        log.info({ key: committed.key, records: batch.records, bytes: batch.bytes, seq: head.seq }, 'object committed');
+        batchStart = checkpoint;
+        requestIds = [];
+      };
+
+      let conflict: CommitConflictError | undefined;
       try {
-        if (stop.aborted) throw stop.reason ?? new ShutdownError();
-        next = await pages.next();
-      } catch (error) {
-        failure = error;
-        break;
-      }
-      if (next.done) break;
-      const page = next.value;
-      result.pages += 1;
-      if (page.records.length > 0) {
-        const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
-        const lineBytes = Buffer.byteLength(lines);
-        // Pages are never split (a checkpoint exists only between pages), so a batch that this
-        // page would overflow is committed first; only a page larger than a batch by itself
-        // makes an object exceed the limits.
-        if (spool && (spool.records + page.records.length > deps.batch.maxRecords || spool.bytes + lineBytes > deps.batch.maxBytes)) {
-          await commit();
+        for (;;) {
+          let next: IteratorResult<ReadPage<unknown>>;
+          try {
+            if (stop.aborted) throw stop.reason ?? new ShutdownError();
+            next = await pages.next();
+          } catch (error) {
+            failure = error;
+            break;
+          }
+          if (next.done) break;
+          const page = next.value;
+          result.pages += 1;
+          if (page.records.length > 0) {
+            const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
+            const lineBytes = Buffer.byteLength(lines);
+            // Pages are never split (a checkpoint exists only between pages), so a batch that this
+            // page would overflow is committed first; only a page larger than a batch by itself
+            // makes an object exceed the limits.
+            if (spool && (spool.records + page.records.length > deps.batch.maxRecords || spool.bytes + lineBytes > deps.batch.maxBytes)) {
+              await commit();
+            }
+            spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
+            await spool.write(lines, lineBytes, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
+            saved = false;
+          } else if (JSON.stringify(page.checkpoint) !== JSON.stringify(checkpoint)) {
+            saved = false;
+          }
+          checkpoint = page.checkpoint;
+          requestIds.push(...page.requestIds);
+          if (spool && (spool.records >= deps.batch.maxRecords || spool.bytes >= deps.batch.maxBytes)) await commit();
+          read += page.records.length;
+          stream = page.records.at(-1)?.context ?? stream;
+          signals.onProgress?.({ pages: result.pages, records: read, committed: result.records, objects: result.objects, stream });
         }
-        spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
-        await spool.write(lines, lineBytes, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
-        saved = false;
-      } else if (JSON.stringify(page.checkpoint) !== JSON.stringify(position)) {
-        saved = false;
-      }
-      position = page.checkpoint;
-      requestIds.push(...page.requestIds);
-      if (spool && (spool.records >= deps.batch.maxRecords || spool.bytes >= deps.batch.maxBytes)) await commit();
-      read += page.records.length;
-      stream = page.records.at(-1)?.context ?? stream;
-      signals.onProgress?.({ pages: result.pages, records: read, committed: result.records, objects: result.objects, stream });
-    }
 
-    // Pages already read are committed even when the drain stops on an error: their checkpoint is
-    // sound, and redoing them would only cost provider calls. A lost lease is the exception.
-    if (!lease.signal.aborted && !signals.abort?.aborted) {
-      await commit();
-      if (!saved && spool === undefined) {
-        await deps.checkpoints.save(source.id, { head, position, updatedAt: new Date().toISOString() }, lease);
+        // Pages already read are committed even when the drain stops on an error: their checkpoint is
+        // sound, and redoing them would only cost provider calls. A lost lease is the exception.
+        if (!lease.signal.aborted && !signals.abort?.aborted) {
+          await commit();
+          if (!saved && spool === undefined) {
+            await deps.checkpoints.save(source.id, { head, checkpoint, recent, updatedAt: new Date().toISOString() }, lease);
+          }
+        }
+      } catch (error) {
+        if (!(error instanceof CommitConflictError)) throw error;
+        conflict = error;
       }
+      if (!conflict) break;
+      // Another writer (a stale holder, another deployment) committed this number first: what this
+      // pass read is in its entry, or comes again from its checkpoint. Start over from it.
+      await pages.return?.(undefined);
+      await spool?.discard();
+      spool = undefined;
+      failure = undefined;
+      if (pass >= MAX_PASSES) throw conflict;
+      log.warn({ seq: conflict.seq, pass }, 'another writer committed this entry first; continuing from its commit');
+      recovered = await deps.ledger.recover(source.id, await deps.checkpoints.load(source.id), lease, storageSignal);
     }
     if (failure !== undefined) {
       if (signals.stop?.aborted && !lease.signal.aborted) throw new ShutdownError(failure);
@@ -237,6 +254,24 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     );
     await lease.release();
   }
+}
+
+/** How many times one drain starts over after another writer outran its commit. */
+const MAX_PASSES = 20;
+/** Recent commits remembered in the cache, so that sweeping for orphans rarely reads manifests. */
+const RECENT = 32;
+
+/** The recovered checkpoint, checked against the provider's schema, or the provider's initial one. */
+function startingCheckpoint(provider: Provider<unknown, unknown, unknown>, source: SourceConfig, recovered: unknown, now: number): unknown {
+  if (recovered === undefined || recovered === null) return provider.initialCheckpoint(source.params, now);
+  const parsed = provider.checkpointSchema.safeParse(recovered);
+  if (!parsed.success) {
+    throw new ArchiverError(`source ${source.id}: stored checkpoint does not fit provider ${source.provider}`, {
+      code: 'ERR_CHECKPOINT_INVALID',
+      hint: 'the source was re-pointed at another provider or its state is damaged; run `verify` and inspect the last manifest',
+    });
+  }
+  return parsed.data;
 }
 
 function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {

@@ -17,3 +17,4 @@ export { LeaseBusyError, LeaseLostError } from './lease-error.js';
 export { ShutdownError } from './shutdown-error.js';
 export { CredentialError } from './credential-error.js';
 export { DependencyUnavailableError } from './dependency-unavailable-error.js';
+export { ArchiveTamperedError, CommitConflictError, ArchiveOwnedError, ArchiveFormatError } from './archive-error.js';

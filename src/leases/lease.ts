@@ -2,7 +2,9 @@
  * Exclusive right to drain one source, cluster-wide, carrying a fencing token.
  *
  * Tokens only grow (a newer holder always has a larger token, even after Redis lost its data,
- * because the counter is re-seeded from the clock), so storage can order writers of one source.
+ * because the counter is re-seeded from the clock and from storage), so storage can tell writers
+ * of one source apart. Leases are an optimisation for mutual exclusion: exactly-once comes from
+ * storage's create-only writes (see ManifestLedger), not from the lease.
  * `check()` asks the coordinator whether this token is still the current one; it is called right
  * before every commit so that a stalled or partitioned holder cannot commit after losing the lease.
  *
@@ -22,8 +24,12 @@ export interface Lease {
 
 /** Hands out leases; one implementation per coordinator (Redis, local files). */
 export interface LeaseManager {
-  /** Takes the lease on `source` or throws LeaseBusyError when another holder has it. */
-  acquire(source: string): Promise<Lease>;
+  /**
+   * Takes the lease on `source` or throws LeaseBusyError when another holder has it. With
+   * `above`, the token is larger than that one (the largest token storage already shows, so
+   * that tokens never go backwards after the coordinator lost its state and the clock stepped back).
+   */
+  acquire(source: string, options?: { above?: string }): Promise<Lease>;
   close(): Promise<void>;
 }
 

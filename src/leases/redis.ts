@@ -1,7 +1,8 @@
-import { LeaseBusyError, LeaseLostError } from '../errors/index.js';
+import { LeaseBusyError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { evalReplicated, type RedisClient, type RedisKeys, type ReplicaWait } from '../redis/index.js';
 import { formatToken, type Lease, type LeaseManager } from './lease.js';
+import { RenewedLease } from './renewed-lease.js';
 
 // A token is the larger of the incremented counter and Redis' own clock in microseconds, so
 // tokens keep growing when Redis loses its data (FLUSHALL, a restart without persistence) and
@@ -34,6 +35,9 @@ if replid then
 end
 local counter = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
 if clock > counter then counter = clock end
+-- Above the largest token storage shows (after Redis lost its data and the clock stepped back).
+local floor = tonumber(ARGV[3]) + 1
+if floor > counter then counter = floor end
 -- %d, not tostring: Lua would print a 16-digit token in exponent notation.
 local token = string.format('%d', counter)
 redis.call('SET', KEYS[2], token)
@@ -94,14 +98,15 @@ export class RedisLeaseManager implements LeaseManager {
     this.#options = options;
   }
 
-  async acquire(source: string): Promise<Lease> {
+  async acquire(source: string, options: { above?: string } = {}): Promise<Lease> {
     const key = this.#options.keys.lease(source);
+    const floor = options.above !== undefined && /^\d+$/.test(options.above) ? options.above : '0';
     const { keys, ttlMs } = this.#options;
     const { reply, acknowledged } = await evalReplicated(
       this.#redis,
       ACQUIRE,
       [key, keys.fence(), keys.leaseEpoch()],
-      [String(ttlMs), String(Math.ceil((ttlMs * 4) / 3))],
+      [String(ttlMs), String(Math.ceil((ttlMs * 4) / 3)), floor],
       this.#options.replicaWait ?? NO_WAIT,
     );
     if (Array.isArray(reply)) {
@@ -128,75 +133,27 @@ export class RedisLeaseManager implements LeaseManager {
   async close(): Promise<void> {}
 }
 
-class RedisLease implements Lease {
-  readonly token: string;
-  readonly #controller = new AbortController();
-  readonly #timer: NodeJS.Timeout;
-  #released = false;
-  /** When the lease was last known held (acquired or renewed). */
-  #heldAt = Date.now();
-
+class RedisLease extends RenewedLease {
   constructor(
     private readonly redis: RedisClient,
     private readonly key: string,
-    readonly source: string,
+    source: string,
     private readonly raw: string,
-    private readonly options: RedisLeaseOptions,
+    options: RedisLeaseOptions,
   ) {
-    this.token = formatToken(raw);
-    this.#timer = setInterval(() => void this.#renew(), Math.max(200, Math.floor(options.ttlMs / 3)));
-    this.#timer.unref();
+    super(source, formatToken(raw), options.ttlMs, options.logger);
+    this.startRenewing();
   }
 
-  get signal(): AbortSignal {
-    return this.#controller.signal;
+  protected async renewOnce(): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 1, this.key, this.raw, String(this.ttlMs))) === 1;
   }
 
-  async #renew(): Promise<void> {
-    if (this.#released || this.#controller.signal.aborted) return;
-    const attemptAt = Date.now();
-    try {
-      const ok = await this.redis.eval(RENEW, 1, this.key, this.raw, String(this.options.ttlMs));
-      if (ok !== 1) this.#lose(undefined);
-      else this.#heldAt = attemptAt;
-    } catch (error) {
-      // A failed renewal is not yet a lost lease while the TTL may still be running; once it
-      // has surely run out, another worker may hold the source, so stop working on it.
-      this.options.logger.warn({ source: this.source, err: { message: (error as Error).message } }, 'lease renewal failed');
-      if (Date.now() - this.#heldAt >= this.options.ttlMs) this.#lose(error);
-    }
+  protected async holdsOnce(): Promise<boolean> {
+    return (await this.redis.get(this.key)) === this.raw;
   }
 
-  #lose(cause: unknown): void {
-    if (this.#controller.signal.aborted) return;
-    clearInterval(this.#timer);
-    this.options.logger.warn({ source: this.source, fencingToken: this.token }, 'lease lost');
-    this.#controller.abort(new LeaseLostError(this.source, this.token, cause));
-  }
-
-  async check(): Promise<void> {
-    if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
-    let current: string | null;
-    try {
-      current = await this.redis.get(this.key);
-    } catch (cause) {
-      // Without an answer we cannot prove we still hold it, so we must not commit.
-      throw new LeaseLostError(this.source, this.token, cause);
-    }
-    if (current !== this.raw) {
-      this.#lose(undefined);
-      throw new LeaseLostError(this.source, this.token);
-    }
-  }
-
-  async release(): Promise<void> {
-    if (this.#released) return;
-    this.#released = true;
-    clearInterval(this.#timer);
-    try {
-      await this.redis.eval(RELEASE, 1, this.key, this.raw);
-    } catch (error) {
-      this.options.logger.warn({ source: this.source, err: error }, 'lease release failed; it expires by itself');
-    }
+  protected async releaseOnce(): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.key, this.raw);
   }
 }

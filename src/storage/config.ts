@@ -41,8 +41,20 @@ export const s3StorageConfigSchema = z
     forcePathStyle: z.boolean().optional(),
     requestChecksumCalculation: checksumMode.optional(),
     responseChecksumValidation: checksumMode.optional(),
-    /** Extension: how create-only writes are enforced; see S3ObjectStoreOptions.conditionalWrites. */
-    conditionalWrites: z.enum(['native', 'emulate'], { errorMap: () => ({ message: 'expected "native" or "emulate"' }) }).optional(),
+    /** How create-only writes are arbitrated; see S3ObjectStoreOptions.conditionalWrites. @defaultValue auto */
+    conditionalWrites: z
+      .enum(['auto', 'native', 'versions', 'emulate'], {
+        errorMap: () => ({ message: 'expected "auto", "native", "versions" or "emulate"' }),
+      })
+      .optional(),
+    /** WORM retention on every object written; refuses to start when the bucket lacks Object Lock. */
+    objectLock: z
+      .object({
+        mode: z.enum(['COMPLIANCE', 'GOVERNANCE'], { errorMap: () => ({ message: 'expected "COMPLIANCE" or "GOVERNANCE"' }) }),
+        retainDays: z.number().int().min(1).max(36_500),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -5,7 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { ObjectExistsError, StorageError } from '../errors/index.js';
-import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+import type { Arbitration, ObjectHead, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { assertValidKey, compareKeys, normalizePrefix, TEMP_MARKER } from './keys.js';
 
 export interface FileObjectStoreOptions {
@@ -39,6 +39,11 @@ export class FileObjectStore implements ObjectStore {
     this.#root = prefix === '' ? base : join(base, ...prefix.slice(0, -1).split('/'));
   }
 
+  /** link(2) refuses an existing name atomically: create-only writes are native here. */
+  async prepare(): Promise<Arbitration> {
+    return 'native';
+  }
+
   async putFile(key: string, path: string, options: PutOptions): Promise<void> {
     await this.#write(key, options, async (handle, hash) => {
       const input = createReadStream(path);
@@ -70,6 +75,21 @@ export class FileObjectStore implements ObjectStore {
     }
   }
 
+  async getCreated(key: string): Promise<Buffer | undefined> {
+    return await this.get(key);
+  }
+
+  async head(key: string): Promise<ObjectHead | undefined> {
+    const path = this.#pathOf(key);
+    try {
+      const info = await stat(path);
+      return info.isFile() ? { size: info.size, sha256: undefined } : undefined;
+    } catch (error) {
+      if (isAbsent(error)) return undefined;
+      throw fsError(error, 'stat', key);
+    }
+  }
+
   async getStream(key: string): Promise<Readable | undefined> {
     const path = this.#pathOf(key);
     let handle: FileHandle;
@@ -89,6 +109,27 @@ export class FileObjectStore implements ObjectStore {
 
   async *list(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<ObjectInfo> {
     yield* this.#walk(this.#root, '', prefix, options.startAfter);
+  }
+
+  listCreated(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<ObjectInfo> {
+    return this.list(prefix, options);
+  }
+
+  async *listFolders(prefix: string): AsyncIterable<string> {
+    if (prefix !== '' && !prefix.endsWith('/')) return;
+    const dir = prefix === '' ? this.#root : this.#pathOf(prefix.slice(0, -1));
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (isAbsent(error)) return;
+      throw fsError(error, 'list', prefix);
+    }
+    const folders = entries
+      .filter((e) => e.isDirectory() && !e.name.startsWith(TEMP_MARKER))
+      .map((e) => `${prefix}${e.name}/`)
+      .sort(compareKeys);
+    yield* folders;
   }
 
   async delete(key: string): Promise<void> {
@@ -155,8 +196,9 @@ export class FileObjectStore implements ObjectStore {
         try {
           await link(temp, path);
         } catch (error) {
-          if (errnoCode(error) === 'EEXIST') throw new ObjectExistsError(key);
-          throw error;
+          if (errnoCode(error) !== 'EEXIST') throw error;
+          // Taken: success only when it holds these very bytes (our own earlier attempt).
+          if ((await hashFile(path).catch(() => undefined)) !== actual) throw new ObjectExistsError(key);
         }
       } else {
         await rename(temp, path);
@@ -207,6 +249,12 @@ export class FileObjectStore implements ObjectStore {
       yield { key, size };
     }
   }
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {

@@ -3,13 +3,14 @@ import type { StorageConfig } from './config.js';
 import { FileObjectStore } from './file.js';
 import { S3ObjectStore } from './s3.js';
 
-export type { ObjectStore, ObjectInfo, PutOptions } from './object-store.js';
+export type { ObjectStore, ObjectInfo, ObjectHead, PutOptions, Arbitration } from './object-store.js';
 export {
   S3ObjectStore,
   mapS3Error,
   type S3ObjectStoreOptions,
   type ChecksumMode,
   type ConditionalWrites,
+  type ObjectLockSettings,
 } from './s3.js';
 export { FileObjectStore, type FileObjectStoreOptions } from './file.js';
 export {
@@ -38,6 +39,7 @@ export function createObjectStore(config: StorageConfig): ObjectStore {
         ...(config.requestChecksumCalculation !== undefined ? { requestChecksumCalculation: config.requestChecksumCalculation } : {}),
         ...(config.responseChecksumValidation !== undefined ? { responseChecksumValidation: config.responseChecksumValidation } : {}),
         ...(config.conditionalWrites !== undefined ? { conditionalWrites: config.conditionalWrites } : {}),
+        ...(config.objectLock !== undefined ? { objectLock: config.objectLock } : {}),
       });
     case 'file':
       return new FileObjectStore({ path: config.path, ...(config.prefix !== undefined ? { prefix: config.prefix } : {}) });

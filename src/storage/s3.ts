@@ -1,12 +1,16 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   S3Client,
   type PutObjectCommandInput,
@@ -14,23 +18,29 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectExistsError, StorageError } from '../errors/index.js';
-import type { ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
+import type { Arbitration, ObjectHead, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { assertValidKey, compareKeys, normalizePrefix } from './keys.js';
 
 /** How the SDK computes and checks CRC checksums (see the S3 client's own option of that name). */
 export type ChecksumMode = 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
 
 /**
- * How create-only writes (`ifNoneMatch`) are enforced.
- * - `native`: send `If-None-Match: *`; the server refuses an existing key with 412 (AWS S3 since
- *   2024-08, recent MinIO). Atomic.
- * - `emulate`: HEAD the key, then PUT without the header, for servers that ignore or reject it
- *   (s3rver, older MinIO, some OSS/OBS deployments). **Racy**: two writers that both HEAD before
- *   either PUTs both succeed and the later one wins. The archive tolerates that because at most
- *   one drain of a source runs at a time (lease) and keys are deterministic per batch, so the
- *   racing writer writes the same bytes.
+ * How create-only writes are arbitrated (see Arbitration).
+ * - `auto` (default): a versioned bucket (always so with Object Lock) arbitrates by versions;
+ *   otherwise `If-None-Match: *` is probed once and used when the server honours it, and the
+ *   store refuses to write when it does not.
+ * - `native` / `versions`: insist on that one; refuse to start when the bucket cannot do it.
+ * - `emulate`: HEAD then PUT, for servers with neither. **Racy**: two deployments writing one
+ *   prefix at once can both "win" a manifest number and one object's records are then lost
+ *   from the chain. An explicit opt-in with that risk accepted.
  */
-export type ConditionalWrites = 'native' | 'emulate';
+export type ConditionalWrites = 'auto' | 'native' | 'versions' | 'emulate';
+
+/** WORM retention put on every object written (S3 Object Lock). */
+export interface ObjectLockSettings {
+  mode: 'COMPLIANCE' | 'GOVERNANCE';
+  retainDays: number;
+}
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -57,8 +67,10 @@ export interface S3ObjectStoreOptions {
   multipartThresholdBytes?: number;
   /** Parts uploaded at once; memory use is about `queueSize × partSizeBytes`. @defaultValue 4 */
   multipartQueueSize?: number;
-  /** @defaultValue `native` without `endpoint`, `emulate` with one. See {@link ConditionalWrites}. */
+  /** @defaultValue `auto`. See {@link ConditionalWrites}. */
   conditionalWrites?: ConditionalWrites;
+  /** Retention on every object; `prepare()` refuses a bucket without Object Lock. */
+  objectLock?: ObjectLockSettings;
   /**
    * SDK attempts per request, the first included. Kept low: retry loops with backoff belong to
    * the caller, which knows the deadline. @defaultValue 3
@@ -72,11 +84,19 @@ export interface S3ObjectStoreOptions {
 
 const MiB = 1024 * 1024;
 const MIN_PART_SIZE = 5 * MiB;
+/** Written twice with `If-None-Match: *` to see whether the server refuses the second write. */
+const PROBE_KEY = '_archive/conditional-write-probe';
 
 /** An upload we could not abort because the server was unreachable; retried later. */
 interface PendingAbort {
   key: string;
   uploadId: string;
+}
+
+/** One version of a key, as ListObjectVersions reports it. */
+interface VersionInfo {
+  versionId: string;
+  size: number;
 }
 
 /** ObjectStore on AWS S3 and S3-compatible servers through @aws-sdk/client-s3. */
@@ -89,7 +109,10 @@ export class S3ObjectStore implements ObjectStore {
   readonly #threshold: number;
   readonly #queueSize: number;
   readonly #conditional: ConditionalWrites;
+  readonly #objectLock: ObjectLockSettings | undefined;
   readonly #pendingAborts: PendingAbort[] = [];
+  #arbitration: Promise<Arbitration> | undefined;
+  #versioned: Promise<boolean> | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     this.#bucket = options.bucket;
@@ -99,7 +122,8 @@ export class S3ObjectStore implements ObjectStore {
     this.#threshold = Math.max(1, options.multipartThresholdBytes ?? 16 * MiB);
     this.#queueSize = Math.max(1, options.multipartQueueSize ?? 4);
     const custom = options.endpoint !== undefined;
-    this.#conditional = options.conditionalWrites ?? (custom ? 'emulate' : 'native');
+    this.#conditional = options.conditionalWrites ?? 'auto';
+    this.#objectLock = options.objectLock;
     const requestChecksum = options.requestChecksumCalculation ?? (custom ? 'WHEN_REQUIRED' : undefined);
     const responseChecksum = options.responseChecksumValidation ?? (custom ? 'WHEN_REQUIRED' : undefined);
     const config: S3ClientConfig = {
@@ -123,6 +147,15 @@ export class S3ObjectStore implements ObjectStore {
     return this.#client;
   }
 
+  prepare(): Promise<Arbitration> {
+    this.#arbitration ??= this.#decide();
+    // A failed probe (server down) is tried again by the next caller.
+    this.#arbitration.catch(() => {
+      this.#arbitration = undefined;
+    });
+    return this.#arbitration;
+  }
+
   async putFile(key: string, path: string, options: PutOptions): Promise<void> {
     assertValidKey(key);
     let size: number;
@@ -131,40 +164,57 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       throw new StorageError(`cannot read ${path} to upload as ${key}`, { key, retryable: false, cause: error });
     }
-    await this.#beforeCreateOnly(key, options);
-    if (size < this.#threshold) {
-      // Below the threshold the body is read into memory (bounded by the threshold): the SDK
-      // retries buffered bodies but refuses to retry a consumed stream.
-      let body: Buffer;
-      try {
-        body = await readFile(path);
-      } catch (error) {
-        throw new StorageError(`cannot read ${path} to upload as ${key}`, { key, retryable: false, cause: error });
+    const createOnly = options.ifNoneMatch === true;
+    const mode = createOnly ? await this.prepare() : undefined;
+    // Data keys are unique per writer, so a create-only file races only with its own retries:
+    // where the server cannot refuse the write itself (versions, emulate, and multipart, whose
+    // CompleteMultipartUpload some servers complete over an existing key), look first.
+    const small = size < this.#threshold;
+    const headerGuard = createOnly && mode === 'native' && small;
+    if (createOnly && !headerGuard && (await this.#sameAsExisting(key, options.sha256, size))) return;
+    try {
+      if (small) {
+        // Below the threshold the body is read into memory (bounded by the threshold): the SDK
+        // retries buffered bodies but refuses to retry a consumed stream.
+        let body: Buffer;
+        try {
+          body = await readFile(path);
+        } catch (error) {
+          throw new StorageError(`cannot read ${path} to upload as ${key}`, { key, retryable: false, cause: error });
+        }
+        await this.#putObject(key, body, options, headerGuard);
+      } else {
+        await this.#putMultipart(key, path, size, options);
       }
-      await this.#putObject(key, body, options);
-    } else {
-      await this.#putMultipart(key, path, size, options);
+    } catch (error) {
+      if (error instanceof ObjectExistsError && (await this.#sameAsExisting(key, options.sha256, size))) return;
+      throw error;
     }
     await this.#drainPendingAborts();
   }
 
   async putBytes(key: string, body: Buffer, options: PutOptions): Promise<void> {
     assertValidKey(key);
-    await this.#beforeCreateOnly(key, options);
-    await this.#putObject(key, body, options);
+    if (options.ifNoneMatch !== true) {
+      await this.#putObject(key, body, options, false);
+    } else {
+      const mode = await this.prepare();
+      if (mode === 'versions') await this.#createVersioned(key, body, options);
+      else await this.#createPlain(key, body, options, mode);
+    }
     await this.#drainPendingAborts();
   }
 
   async get(key: string): Promise<Buffer | undefined> {
     assertValidKey(key);
-    try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
-      if (out.Body === undefined) return Buffer.alloc(0);
-      return Buffer.from(await out.Body.transformToByteArray());
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw this.#mapError(error, 'GetObject', key);
-    }
+    return await this.#getVersion(key, undefined);
+  }
+
+  async getCreated(key: string): Promise<Buffer | undefined> {
+    assertValidKey(key);
+    if (!(await this.#readsVersions())) return await this.#getVersion(key, undefined);
+    const first = await this.#firstVersion(key);
+    return first ? await this.#getVersion(key, first.versionId) : undefined;
   }
 
   async getStream(key: string): Promise<Readable | undefined> {
@@ -179,6 +229,11 @@ export class S3ObjectStore implements ObjectStore {
       if (isNotFound(error)) return undefined;
       throw this.#mapError(error, 'GetObject', key);
     }
+  }
+
+  async head(key: string): Promise<ObjectHead | undefined> {
+    assertValidKey(key);
+    return await this.#head(key, undefined);
   }
 
   async *list(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<ObjectInfo> {
@@ -219,6 +274,93 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async *listCreated(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<ObjectInfo> {
+    if (!(await this.#readsVersions())) {
+      yield* this.list(prefix, options);
+      return;
+    }
+    const fullPrefix = this.#prefix + prefix;
+    let keyMarker: string | undefined = options.startAfter !== undefined ? this.#prefix + options.startAfter : undefined;
+    let versionMarker: string | undefined;
+    // The key a page ended on may have more (older) versions on the next page.
+    let open: { key: string; size: number | undefined; latestIsMarker: boolean } | undefined;
+    const cut = this.#prefix.length;
+    const flush = (): ObjectInfo[] => {
+      const done = open;
+      open = undefined;
+      if (!done || done.size === undefined) return [];
+      return [{ key: done.key.slice(cut), size: done.size, ...(done.latestIsMarker ? { deleteMarked: true } : {}) }];
+    };
+    for (;;) {
+      let page;
+      try {
+        page = await this.#client.send(
+          new ListObjectVersionsCommand({
+            Bucket: this.#bucket,
+            Prefix: fullPrefix === '' ? undefined : fullPrefix,
+            KeyMarker: keyMarker,
+            VersionIdMarker: keyMarker !== undefined ? versionMarker : undefined,
+            MaxKeys: 1000,
+          }),
+        );
+      } catch (error) {
+        throw this.#mapError(error, 'ListObjectVersions', prefix);
+      }
+      type Entry = { key: string; size: number | undefined; latest: boolean; marker: boolean };
+      const entries: Entry[] = [
+        ...(page.Versions ?? []).map((v) => ({ key: v.Key ?? '', size: v.Size ?? 0, latest: v.IsLatest === true, marker: false })),
+        ...(page.DeleteMarkers ?? []).map((d) => ({ key: d.Key ?? '', size: undefined, latest: d.IsLatest === true, marker: true })),
+      ].filter((e) => e.key.startsWith(fullPrefix));
+      // Versions and delete markers come as two lists; per key, newest first. Order by key only:
+      // which entry is latest is flagged, and the oldest version is the last non-marker seen.
+      entries.sort((a, b) => compareKeys(a.key, b.key));
+      for (const entry of entries) {
+        if (open && open.key !== entry.key) yield* flush();
+        open ??= { key: entry.key, size: undefined, latestIsMarker: false };
+        if (entry.latest && entry.marker) open.latestIsMarker = true;
+        if (!entry.marker) open.size = entry.size;
+      }
+      if (page.IsTruncated !== true) {
+        yield* flush();
+        return;
+      }
+      keyMarker = page.NextKeyMarker;
+      versionMarker = page.NextVersionIdMarker;
+      if (keyMarker === undefined) {
+        yield* flush();
+        return;
+      }
+    }
+  }
+
+  async *listFolders(prefix: string): AsyncIterable<string> {
+    const fullPrefix = this.#prefix + prefix;
+    let token: string | undefined;
+    for (;;) {
+      let page;
+      try {
+        page = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#bucket,
+            Prefix: fullPrefix === '' ? undefined : fullPrefix,
+            Delimiter: '/',
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
+        );
+      } catch (error) {
+        throw this.#mapError(error, 'ListObjectsV2', prefix);
+      }
+      const folders = (page.CommonPrefixes ?? [])
+        .map((p) => p.Prefix ?? '')
+        .filter((p) => p.startsWith(fullPrefix))
+        .sort(compareKeys);
+      for (const folder of folders) yield folder.slice(this.#prefix.length);
+      if (page.IsTruncated !== true || page.NextContinuationToken === undefined) return;
+      token = page.NextContinuationToken;
+    }
+  }
+
   async delete(key: string): Promise<void> {
     assertValidKey(key);
     try {
@@ -243,6 +385,112 @@ export class S3ObjectStore implements ObjectStore {
     return this.#prefix + key;
   }
 
+  async #decide(): Promise<Arbitration> {
+    if (this.#objectLock) await this.#assertObjectLock();
+    if (this.#conditional === 'emulate') return 'emulate';
+    const versioned = await this.#bucketVersioned();
+    if (this.#conditional === 'versions' || (this.#conditional === 'auto' && versioned)) {
+      if (!versioned) {
+        throw new StorageError(`bucket ${this.#bucket} does not have versioning enabled`, {
+          retryable: false,
+          hint: 'storage.conditionalWrites "versions" needs bucket versioning (Status Enabled), or use "auto"',
+        });
+      }
+      return 'versions';
+    }
+    if (await this.#honoursIfNoneMatch()) return 'native';
+    throw new StorageError(`${this.describe()} ignores If-None-Match: two writers of one manifest number could both succeed`, {
+      retryable: false,
+      hint: 'enable versioning on the bucket (arbitration by versions), or accept the race explicitly with storage.conditionalWrites: emulate',
+    });
+  }
+
+  async #assertObjectLock(): Promise<void> {
+    let enabled = false;
+    try {
+      const out = await this.#client.send(new GetObjectLockConfigurationCommand({ Bucket: this.#bucket }));
+      enabled = out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
+    } catch (error) {
+      const f = facts(error);
+      if (!(f.name === 'ObjectLockConfigurationNotFoundError' || f.status === 404 || f.code === 'ObjectLockConfigurationNotFoundError')) {
+        throw this.#mapError(error, 'GetObjectLockConfiguration', '');
+      }
+      if (isBucketMissing(error)) throw this.#mapError(error, 'GetObjectLockConfiguration', '');
+    }
+    if (!enabled) {
+      throw new StorageError(`storage.objectLock is set but bucket ${this.#bucket} has no Object Lock`, {
+        retryable: false,
+        hint: 'Object Lock can only be enabled when a bucket is created: create the bucket with Object Lock enabled (it turns versioning on), or remove storage.objectLock',
+      });
+    }
+  }
+
+  /** Whether reads of create-only keys must pick the first version. */
+  async #readsVersions(): Promise<boolean> {
+    if (this.#conditional === 'versions') return true;
+    if (this.#conditional !== 'auto') return false;
+    return await this.#bucketVersioned();
+  }
+
+  #bucketVersioned(): Promise<boolean> {
+    this.#versioned ??= (async () => {
+      try {
+        const out = await this.#client.send(new GetBucketVersioningCommand({ Bucket: this.#bucket }));
+        return out.Status === 'Enabled' || out.Status === 'Suspended';
+      } catch (error) {
+        const f = facts(error);
+        // Servers without the API (s3rver) and auditors without the permission: unversioned.
+        if (f.name === 'NotImplemented' || f.status === 501 || f.status === 405 || (f.status === 403 && !isBucketMissing(error)))
+          return false;
+        throw this.#mapError(error, 'GetBucketVersioning', '');
+      }
+    })();
+    this.#versioned.catch(() => {
+      this.#versioned = undefined;
+    });
+    return this.#versioned;
+  }
+
+  /**
+   * Writes the probe key with `If-None-Match: *`; the server honours the header when that, or a
+   * second write right after, is refused with 412. On a server that honours it the probe key is
+   * written once in the bucket's life: later probes are refused at once.
+   */
+  async #honoursIfNoneMatch(): Promise<boolean> {
+    const body = Buffer.from(`conditional-write probe ${randomBytes(8).toString('hex')}\n`);
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        await this.#client.send(
+          new PutObjectCommand({
+            ...this.#lockParams(body),
+            Bucket: this.#bucket,
+            Key: this.#fullKey(PROBE_KEY),
+            Body: body,
+            ContentLength: body.length,
+            ContentType: 'text/plain',
+            IfNoneMatch: '*',
+          }),
+        );
+      } catch (error) {
+        const f = facts(error);
+        if (f.status === 412 || f.name === 'PreconditionFailed') return true;
+        if (f.name === 'NotImplemented' || f.status === 501) return false;
+        throw this.#mapError(error, 'PutObject (conditional-write probe)', PROBE_KEY);
+      }
+    }
+    return false;
+  }
+
+  #lockParams(body?: Buffer): Partial<PutObjectCommandInput> {
+    if (!this.#objectLock) return {};
+    return {
+      ObjectLockMode: this.#objectLock.mode,
+      ObjectLockRetainUntilDate: new Date(Date.now() + this.#objectLock.retainDays * 86_400_000),
+      // S3 requires an integrity header on uploads with retention.
+      ...(body ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
+    };
+  }
+
   #baseParams(key: string, options: PutOptions): PutObjectCommandInput {
     return {
       Bucket: this.#bucket,
@@ -251,22 +499,159 @@ export class S3ObjectStore implements ObjectStore {
       // Sent as `x-amz-meta-sha256`: lets `verify` and people with `aws s3api head-object`
       // check an object without downloading it.
       ...(options.sha256 !== undefined ? { Metadata: { sha256: options.sha256 } } : {}),
-      ...(options.ifNoneMatch === true && this.#conditional === 'native' ? { IfNoneMatch: '*' } : {}),
     };
   }
 
-  async #putObject(key: string, body: Buffer, options: PutOptions): Promise<void> {
+  async #putObject(key: string, body: Buffer, options: PutOptions, ifNoneMatch: boolean): Promise<string | undefined> {
     try {
-      await this.#client.send(new PutObjectCommand({ ...this.#baseParams(key, options), Body: body, ContentLength: body.length }));
+      const out = await this.#client.send(
+        new PutObjectCommand({
+          ...this.#baseParams(key, options),
+          ...this.#lockParams(body),
+          ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+          Body: body,
+          ContentLength: body.length,
+        }),
+      );
+      return out.VersionId;
     } catch (error) {
-      throw this.#mapError(error, 'PutObject', key, options.ifNoneMatch === true);
+      throw this.#mapError(error, 'PutObject', key, ifNoneMatch);
     }
+  }
+
+  /** Create-only by the server's 412 (native) or by looking first (emulate). */
+  async #createPlain(key: string, body: Buffer, options: PutOptions, mode: Arbitration): Promise<void> {
+    const sha = sha256Hex(body);
+    if (mode === 'emulate') {
+      const existing = await this.#getVersion(key, undefined);
+      if (existing !== undefined) {
+        if (sha256Hex(existing) === sha) return;
+        throw new ObjectExistsError(key);
+      }
+      await this.#putObject(key, body, options, false);
+      return;
+    }
+    try {
+      await this.#putObject(key, body, options, true);
+    } catch (error) {
+      if (!(error instanceof ObjectExistsError)) throw error;
+      const existing = await this.#getVersion(key, undefined);
+      if (existing === undefined || sha256Hex(existing) !== sha) throw error;
+    }
+  }
+
+  /**
+   * Create-only by versions: write, then list the key's versions; the first version wins. A
+   * loser removes its own version where the bucket allows it (not under Object Lock: there it
+   * stays, newer than the winner, and readers of create-only keys never see it).
+   */
+  async #createVersioned(key: string, body: Buffer, options: PutOptions): Promise<void> {
+    const sha = sha256Hex(body);
+    const own = await this.#putObject(key, body, options, false);
+    if (own === undefined) {
+      throw new StorageError(`PutObject of ${key} in ${this.describe()} returned no version id: the bucket is not versioned`, {
+        key,
+        retryable: false,
+        hint: 'arbitration by versions needs bucket versioning enabled',
+      });
+    }
+    const first = await this.#firstVersion(key);
+    if (!first) throw new StorageError(`version ${own} of ${key} is not listed yet`, { key, retryable: true });
+    if (first.versionId === own) return;
+    const winner = await this.#getVersion(key, first.versionId);
+    await this.#deleteVersion(key, own);
+    if (winner !== undefined && sha256Hex(winner) === sha) return;
+    throw new ObjectExistsError(key);
+  }
+
+  async #deleteVersion(key: string, versionId: string): Promise<void> {
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key), VersionId: versionId }));
+    } catch {
+      // Locked (403) or unreachable: a later version never wins, so it may stay.
+    }
+  }
+
+  /** The oldest version of `key` that is not a delete marker. */
+  async #firstVersion(key: string): Promise<VersionInfo | undefined> {
+    const full = this.#fullKey(key);
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    let oldest: VersionInfo | undefined;
+    for (;;) {
+      let page;
+      try {
+        page = await this.#client.send(
+          new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: full, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
+        );
+      } catch (error) {
+        throw this.#mapError(error, 'ListObjectVersions', key);
+      }
+      for (const version of page.Versions ?? []) {
+        // Newest first: the last one listed for the key is the oldest.
+        if (version.Key === full && version.VersionId !== undefined) oldest = { versionId: version.VersionId, size: version.Size ?? 0 };
+      }
+      if (page.IsTruncated !== true || page.NextKeyMarker !== full) return oldest;
+      keyMarker = page.NextKeyMarker;
+      versionMarker = page.NextVersionIdMarker;
+    }
+  }
+
+  async #getVersion(key: string, versionId: string | undefined): Promise<Buffer | undefined> {
+    try {
+      const out = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#fullKey(key),
+          ...(versionId !== undefined ? { VersionId: versionId } : {}),
+        }),
+      );
+      if (out.Body === undefined) return Buffer.alloc(0);
+      return Buffer.from(await out.Body.transformToByteArray());
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw this.#mapError(error, 'GetObject', key);
+    }
+  }
+
+  async #head(key: string, versionId: string | undefined): Promise<ObjectHead | undefined> {
+    try {
+      const out = await this.#client.send(
+        new HeadObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#fullKey(key),
+          ...(versionId !== undefined ? { VersionId: versionId } : {}),
+        }),
+      );
+      return { size: out.ContentLength ?? 0, sha256: out.Metadata?.sha256 };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw this.#mapError(error, 'HeadObject', key);
+    }
+  }
+
+  /**
+   * True when `key` already holds an object with this size and recorded SHA-256 (our own earlier
+   * attempt); false when absent; ObjectExistsError when it holds something else.
+   */
+  async #sameAsExisting(key: string, sha256: string | undefined, size: number): Promise<boolean> {
+    const existing = await this.#head(key, undefined);
+    if (!existing) return false;
+    if (existing.size === size && sha256 !== undefined && existing.sha256 === sha256) return true;
+    throw new ObjectExistsError(key);
   }
 
   async #putMultipart(key: string, path: string, size: number, options: PutOptions): Promise<void> {
     const upload = new Upload({
       client: this.#client,
-      params: { ...this.#baseParams(key, options), Body: createReadStream(path), ContentLength: size },
+      params: {
+        ...this.#baseParams(key, options),
+        ...this.#lockParams(),
+        // Locked uploads need an integrity header on every part; the SDK computes CRC32 per part.
+        ...(this.#objectLock ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
+        Body: createReadStream(path),
+        ContentLength: size,
+      },
       partSize: this.#partSize,
       queueSize: this.#queueSize,
       leavePartsOnError: false,
@@ -299,21 +684,13 @@ export class S3ObjectStore implements ObjectStore {
     for (const { key, uploadId } of pending) await this.#abortUpload(key, uploadId);
   }
 
-  /** Emulated create-only: refuse when the key already exists (see ConditionalWrites for the race). */
-  async #beforeCreateOnly(key: string, options: PutOptions): Promise<void> {
-    if (options.ifNoneMatch !== true || this.#conditional !== 'emulate') return;
-    try {
-      await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
-    } catch (error) {
-      if (isNotFound(error)) return;
-      throw this.#mapError(error, 'HeadObject', key);
-    }
-    throw new ObjectExistsError(key);
-  }
-
   #mapError(error: unknown, operation: string, key: string, createOnly = false): StorageError {
-    return mapS3Error(error, { operation, key, location: this.describe(), bucket: this.#bucket, createOnly });
+    return mapS3Error(error, { operation, ...(key !== '' ? { key } : {}), location: this.describe(), bucket: this.#bucket, createOnly });
   }
+}
+
+function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /** What an SDK or Node error tells us, read defensively (errors cross several libraries). */
@@ -401,7 +778,7 @@ export function mapS3Error(
       retryable: false,
       hint:
         context.createOnly === true
-          ? 'the server does not support If-None-Match on writes: set storage.conditionalWrites to "emulate"'
+          ? 'the server does not support If-None-Match on writes: enable bucket versioning, or see storage.conditionalWrites'
           : 'the S3-compatible server does not implement this operation',
     });
   }

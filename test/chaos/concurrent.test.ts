@@ -6,7 +6,7 @@ describe('chaos: three workers at once', () => {
   let world: World;
 
   beforeAll(async () => {
-    world = await World.open({ storage: 's3', perGrow: 20 });
+    world = await World.open({ storage: 'rgw', perGrow: 20 });
   });
 
   afterAll(async () => {
@@ -17,7 +17,7 @@ describe('chaos: three workers at once', () => {
     const config = world.config('three', { concurrency: 3, every: '300ms' });
     world.fleet.setFaultRate(0.05);
     world.grow();
-    const workers = [0, 1, 2].map((i) => new WorkerProcess(`w${i}`, config, {}));
+    const workers = [0, 1, 2].map((i) => new WorkerProcess(`w${i}`, config, world.env));
     const stopGrowing = keepGrowing(world, 1_000);
     try {
       await sleep(45_000);

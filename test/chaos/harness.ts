@@ -10,6 +10,7 @@ import { compareIds, readArchive } from '../helpers/read-archive.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { startRedis, type RedisHandle } from '../helpers/with-redis.js';
 import { S3_TEST_CREDENTIALS, startS3, type S3Handle } from '../helpers/with-s3.js';
+import { RGW_CREDENTIALS, startRgw, type RgwHandle } from '../helpers/with-rgw.js';
 
 /**
  * Shared machinery of the chaos suite: a world (simulator fleet with growth and faults, a real
@@ -54,12 +55,16 @@ export class WorkerProcess {
   #tail: string[] = [];
   #partial = '';
 
+  /** Commits that lost their number to another writer (storage's arbitration at work). */
+  conflicts = 0;
+
   constructor(
     readonly label: string,
     configPath: string,
     env: NodeJS.ProcessEnv,
+    args: string[] = ['worker'],
   ) {
-    this.child = spawnChild(process.execPath, [CLI, 'worker', '-c', configPath], {
+    this.child = spawnChild(process.execPath, [CLI, ...args, '-c', configPath], {
       env: { ...process.env, LOG_LEVEL: 'info', ...S3_ENV, ...env },
     });
     this.child.stdout?.on('data', (chunk: Buffer) => this.#feed(chunk));
@@ -155,6 +160,7 @@ export class WorkerProcess {
       return;
     }
     if (entry.msg === 'lease lost') this.leasesLost += 1;
+    if (entry.msg === 'another writer committed this entry first; continuing from its commit') this.conflicts += 1;
     if (entry.msg === 'drain failed' && entry.code === 'ERR_LEASE_LOST') this.fenced += 1;
     if (entry.msg === 'removed debris of interrupted writers' && Array.isArray(entry.removed)) this.debris += entry.removed.length;
     if ((entry.level ?? 0) >= 60 || (entry.msg !== undefined && CRASH.test(entry.msg))) this.crashes.push(line);
@@ -181,7 +187,8 @@ const S3_ENV = {
 };
 
 export interface WorldOptions {
-  storage: 'file' | 's3';
+  /** `rgw`: Ceph RGW, plain bucket (If-None-Match); `rgw-versioned`: arbitration by versions; `rgw-locked`: Object Lock. */
+  storage: 'file' | 's3' | 'rgw' | 'rgw-versioned' | 'rgw-locked';
   /** Records per stream per grow. @defaultValue 20 */
   perGrow?: number;
 }
@@ -193,6 +200,16 @@ export interface WorkerSettings {
   every?: string;
   /** The config's `redis` section instead of the world's standalone server (Sentinel, Cluster). */
   redis?: Record<string, unknown>;
+  /** Checkpoints in this directory (file leases, no redis section) instead of Redis. */
+  fileState?: string;
+  /** `checkpoints.deployment`: two configs with the same name may write one prefix at once. */
+  deployment?: string;
+  /** A `manifests` section. */
+  manifests?: Record<string, unknown>;
+  /** A `storage.objectLock` section. */
+  objectLock?: Record<string, unknown>;
+  /** Attempts per provider call. @defaultValue 6 */
+  httpAttempts?: number;
 }
 
 /** Fleet + redis-server + storage for one case, and everything to check the result. */
@@ -201,39 +218,72 @@ export class World {
   readonly store: ObjectStore;
   grows = 0;
 
+  /** The bucket on RGW. */
+  static readonly BUCKET = 'chaos-archive';
+
   private constructor(
     readonly fleet: SimulatorFleet,
     readonly redis: RedisHandle,
     readonly s3: S3Handle | undefined,
+    readonly rgw: RgwHandle | undefined,
     dir: string,
   ) {
     this.dir = dir;
-    this.store = s3 ? s3.store() : new FileObjectStore({ path: join(dir, 'archive') });
+    this.store = s3 ? s3.store() : rgw ? rgw.store(World.BUCKET) : new FileObjectStore({ path: join(dir, 'archive') });
   }
 
   static async open(options: WorldOptions): Promise<World> {
     const dir = makeTempDir('chaos');
     const redis = await startRedis();
     const s3 = options.storage === 's3' ? await startS3() : undefined;
+    const rgw = options.storage.startsWith('rgw') ? await startRgw() : undefined;
+    if (rgw) {
+      await rgw.createBucket(World.BUCKET, {
+        versioned: options.storage === 'rgw-versioned',
+        objectLock: options.storage === 'rgw-locked',
+      });
+    }
     const fleet = new SimulatorFleet({ perGrow: options.perGrow ?? 20, sddpWindowSeconds: 1, segmentBytes: 2048 });
     await fleet.start();
-    return new World(fleet, redis, s3, dir);
+    return new World(fleet, redis, s3, rgw, dir);
+  }
+
+  /** Environment a CLI process of this world needs (S3 credentials of its server). */
+  get env(): NodeJS.ProcessEnv {
+    return this.rgw
+      ? { AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' }
+      : S3_ENV;
   }
 
   /** Writes a worker config; returns its path. */
   config(name: string, settings: WorkerSettings = {}): string {
     const storage = this.s3
       ? { kind: 's3', bucket: this.s3.bucket, region: 'us-east-1', endpoint: this.s3.endpoint, forcePathStyle: true }
-      : { kind: 'file', path: join(this.dir, 'archive') };
+      : this.rgw
+        ? {
+            kind: 's3',
+            bucket: World.BUCKET,
+            region: 'us-east-1',
+            endpoint: this.rgw.endpoint,
+            forcePathStyle: true,
+            ...(settings.objectLock ? { objectLock: settings.objectLock } : {}),
+          }
+        : { kind: 'file', path: join(this.dir, 'archive') };
+    const coordination = settings.fileState
+      ? { checkpoints: { kind: 'file', path: settings.fileState, ...(settings.deployment ? { deployment: settings.deployment } : {}) } }
+      : {
+          redis: settings.redis ?? { url: this.redis.url, prefix: PREFIX },
+          checkpoints: { kind: 'redis', ...(settings.deployment ? { deployment: settings.deployment } : {}) },
+        };
     const sections = {
-      redis: settings.redis ?? { url: this.redis.url, prefix: PREFIX },
+      ...coordination,
       storage,
-      checkpoints: { kind: 'redis' },
+      ...(settings.manifests ? { manifests: settings.manifests } : {}),
       batch: { maxRecords: settings.maxRecords ?? 25, gzipLevel: 1 },
       worker: { concurrency: settings.concurrency ?? 2, leaseTtl: settings.leaseTtl ?? '3s', shutdownTimeout: '10s' },
       // Short timeouts: the simulators' `timeout` fault never answers; `oversize` sends 40 MiB.
       // (DataArts answers with its whole list every call: 8 MiB leaves room for a long run.)
-      http: { timeout: '2s', maxBodyBytes: 8 * 1024 * 1024, maxAttempts: 6 },
+      http: { timeout: '2s', maxBodyBytes: 8 * 1024 * 1024, maxAttempts: settings.httpAttempts ?? 6 },
     };
     const path = join(this.dir, `${name}.yaml`);
     writeFileSync(path, this.fleet.configYaml(sections, { every: settings.every ?? '300ms' }));
@@ -295,13 +345,19 @@ export class World {
     }
   }
 
-  async verify(configPath: string): Promise<CliResult> {
-    return await runCli(['verify', '-c', configPath], S3_ENV, 180_000);
+  async verify(configPath: string, args: string[] = []): Promise<CliResult> {
+    return await runCli(['verify', '-c', configPath, ...args], this.env, 180_000);
+  }
+
+  /** Runs a command of the CLI against this world's storage. */
+  async cli(args: string[], timeoutMs = 120_000): Promise<CliResult> {
+    return await runCli(args, this.env, timeoutMs);
   }
 
   async close(): Promise<void> {
     await this.fleet.stop();
     await this.s3?.close();
+    await this.rgw?.close();
     await this.redis.stop();
     await this.store.close();
     removeTempDir(this.dir);

@@ -25,7 +25,7 @@ describe('chaos: kill -9', () => {
   let world: World;
 
   beforeAll(async () => {
-    world = await World.open({ storage: 's3', perGrow: 20 });
+    world = await World.open({ storage: 'rgw', perGrow: 20 });
   });
 
   afterAll(async () => {
@@ -54,7 +54,7 @@ describe('chaos: kill -9', () => {
         const env: Record<string, string> = {};
         if (mode === 'failpoint') env.LOG_ARCHIVER_FAILPOINTS = killSpec(FAILPOINTS[focus++ % FAILPOINTS.length]!);
         if (mode === 'failpoint-stall') env.LOG_ARCHIVER_FAILPOINTS = stallSpec();
-        const worker = new WorkerProcess(`s${id}r${round}-${mode}`, config, env);
+        const worker = new WorkerProcess(`s${id}r${round}-${mode}`, config, { ...world.env, ...env });
         workers.push(worker);
         switch (mode) {
           case 'failpoint':
@@ -109,7 +109,7 @@ describe('chaos: kill -9', () => {
     world.fleet.setFaultRate(0);
     world.grow();
     await world.settle();
-    const final = new WorkerProcess('final', config, {});
+    const final = new WorkerProcess('final', config, world.env);
     const diff = await world.waitComplete(150_000, [final]);
     const exitCode = await final.terminate();
     const verify = await world.verify(config);

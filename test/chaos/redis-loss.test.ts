@@ -22,7 +22,7 @@ describe('chaos: Redis emptied mid-run', () => {
     const config = world.config('redis-loss', { concurrency: 2 });
     world.fleet.setFaultRate(0.05);
     world.grow();
-    const workers = [0, 1].map((i) => new WorkerProcess(`w${i}`, config, {}));
+    const workers = [0, 1].map((i) => new WorkerProcess(`w${i}`, config, world.env));
     const lines: string[] = [];
 
     /** Growth with faults for `ms`, `disaster` in the middle of it, then a catch-up without faults. */

@@ -17,7 +17,7 @@ describe('chaos: S3 down for 30 s', () => {
     const config = world.config('s3-outage', { concurrency: 2 });
     world.fleet.setFaultRate(0.05);
     world.grow();
-    const workers = [0, 1].map((i) => new WorkerProcess(`w${i}`, config, {}));
+    const workers = [0, 1].map((i) => new WorkerProcess(`w${i}`, config, world.env));
     const stopGrowing = keepGrowing(world, 1_000);
     let outageMs = 0;
     try {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManifestLedger, verifyArchive, type SpooledBatch } from '../../src/archive/index.js';
+import { KeyRing, ManifestLedger, verifyArchive, type SpooledBatch } from '../../src/archive/index.js';
+import { CommitConflictError } from '../../src/errors/index.js';
 import type { HeadRef, SourceState } from '../../src/checkpoints/index.js';
 import { formatToken, type Lease } from '../../src/leases/index.js';
 import { silentLogger } from '../../src/observability/index.js';
@@ -11,8 +12,9 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /**
  * The one window fencing cannot close: a writer passes its lease check, then freezes (GC pause,
- * VM freeze) past its TTL and writes its manifest after the next holder has recovered. These
- * interleavings are driven step by step, because a random freeze rarely lands in them.
+ * VM freeze) past its TTL and writes its manifest after the next holder has recovered. Storage
+ * decides (one manifest per number, created create-only): whichever lands first wins, the other
+ * is told so. These interleavings are driven step by step, because a random freeze rarely lands in them.
  */
 
 /** A lease whose check passes, then holds the caller until `thaw()`: the freeze after the check. */
@@ -74,19 +76,25 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
       checkpointAfter: { at: after },
       requestIds: [],
     });
-  const state = (head: HeadRef | null): SourceState => ({ head, position: undefined, updatedAt: new Date().toISOString() });
+  const state = (head: HeadRef | null): SourceState => ({ head, checkpoint: undefined, updatedAt: new Date().toISOString() });
   const outcomes: string[] = [];
   const problems = async (): Promise<string[]> => {
-    const found = (await verifyArchive(store)).problems.map((p) => `${p.kind} ${p.key}`);
-    outcomes.push(`${found.length} problems`);
+    const report = await verifyArchive(store);
+    const found = report.problems.map((p) => `${p.kind} ${p.key}`);
+    outcomes.push(`${found.length} problems, ${report.sources[0]?.records ?? 0} records`);
     return found;
+  };
+  const dataObjects = async (): Promise<number> => {
+    let n = 0;
+    for await (const item of store.list('')) if (item.key.endsWith('.ndjson.gz')) n += 1;
+    return n;
   };
 
   beforeEach(() => {
     dir = makeTempDir('stale-writer');
     store = new FileObjectStore({ path: join(dir, 'archive') });
     ledger = new ManifestLedger(store, {
-      hmacKey: undefined,
+      keys: KeyRing.none,
       logger: silentLogger(),
       retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
       writer: 'test',
@@ -95,59 +103,47 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
   afterEach(() => removeTempDir(dir));
   afterAll(() =>
     console.log(
-      `chaos stale writer: ${outcomes.length} interleavings (late manifest before/after the new holder's #n, adopted), verify after each: ${outcomes.join(', ')}`,
+      `chaos stale writer: ${outcomes.length} interleavings (late manifest after / before the new holder's #n, adopted), verify after each: ${outcomes.join(', ')}`,
     ),
   );
 
-  it('its late manifest does not outlive the next holder committing past it (withdraw found no sibling yet)', async () => {
-    const l1 = lease();
-    const one = await commit(l1, null, 'one', 1);
-
-    // The old holder starts #2, passes its check and freezes.
+  it('its late manifest loses to the new holder’s #n (create-only): it learns so, and its object goes', async () => {
+    const one = await commit(lease(), null, 'one', 1);
     const stale = lease(true);
     const frozen = commit(stale, one.head, 'stale-two', 2);
     await stale.checked;
-
-    // Its lease expires; the next holder recovers from the cache (head #1): the frozen writer's
-    // intent is uncommitted, so its object goes.
+    // Its lease expires; the next holder recovers from the cache (head #1). The frozen writer's
+    // upload is left alone: nobody knows yet whether its manifest will land.
     const next = lease();
     const recovered = await ledger.recover(SOURCE, state(one.head), next);
     expect(recovered.head?.seq).toBe(1);
-
-    // The frozen writer wakes up and writes its manifest #2; its checkpoint save is refused
-    // (fenced) and it withdraws — but the new holder has not written #2 yet: no sibling, it stays.
-    stale.thaw();
-    const late = await frozen;
-    await ledger.withdraw(SOURCE, late.head, late.key);
-
-    // The new holder commits #2 and #3 in the same drain; the cache says #3.
     const two = await commit(next, recovered.head, 'two', 2);
-    const three = await commit(next, two.head, 'three', 3);
-
-    // Every later recovery starts from the cached head (#3)...
-    const after = lease();
-    const again = await ledger.recover(SOURCE, state(three.head), after);
-    expect(again.head?.key).toBe(three.head.key);
-    // ...and the archive verifies: the stale manifest is gone, not left to be reported forever.
+    await commit(next, two.head, 'three', 3);
+    stale.thaw();
+    await expect(frozen).rejects.toBeInstanceOf(CommitConflictError);
     expect(await problems()).toEqual([]);
+    expect(await dataObjects()).toBe(3);
   });
 
-  it('its late manifest is removed when the new holder had already written the same number (withdraw finds the sibling)', async () => {
+  it('its late manifest wins #n when it lands first: the new holder’s commit of #n is refused and it goes on from the stale one', async () => {
     const one = await commit(lease(), null, 'one', 1);
     const stale = lease(true);
     const frozen = commit(stale, one.head, 'stale-two', 2);
     await stale.checked;
     const next = lease();
     const recovered = await ledger.recover(SOURCE, state(one.head), next);
-    const two = await commit(next, recovered.head, 'two', 2);
     stale.thaw();
     const late = await frozen;
-    await ledger.withdraw(SOURCE, late.head, late.key);
-    await commit(next, two.head, 'three', 3);
+    await expect(commit(next, recovered.head, 'two', 2)).rejects.toBeInstanceOf(CommitConflictError);
+    const again = await ledger.recover(SOURCE, state(recovered.head), next);
+    expect(again.head).toEqual(late.head);
+    await commit(next, again.head, 'three', 3);
     expect(await problems()).toEqual([]);
+    expect((await verifyArchive(store)).sources[0]?.records).toBe(9);
+    expect(await dataObjects()).toBe(3);
   });
 
-  it('a stale manifest the new holder adopted (it landed before the recovery looked) stays and is chained to', async () => {
+  it('a stale manifest that landed before the recovery looked is adopted and chained to', async () => {
     const one = await commit(lease(), null, 'one', 1);
     const stale = lease(true);
     const frozen = commit(stale, one.head, 'stale-two', 2);
@@ -157,12 +153,9 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
     const next = lease();
     const recovered = await ledger.recover(SOURCE, state(one.head), next);
     expect(recovered.head?.key).toBe(late.head.key);
-    // The stale writer's fenced save fails; withdraw keeps it (the new holder chains to it).
-    await ledger.withdraw(SOURCE, late.head, late.key);
     await commit(next, recovered.head, 'three', 3);
     expect(await problems()).toEqual([]);
-    const report = await verifyArchive(store);
-    expect(report.sources[0]?.records).toBe(9);
+    expect((await verifyArchive(store)).sources[0]?.records).toBe(9);
   });
 });
 

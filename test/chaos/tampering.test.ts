@@ -1,10 +1,9 @@
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layout } from '../../src/archive/index.js';
 import { runCli } from '../helpers/cli.js';
 import { World } from './harness.js';
-
-const pad = (seq: number): string => String(seq).padStart(10, '0');
 
 interface Archived {
   source: string;
@@ -102,7 +101,7 @@ describe('chaos: tampering', () => {
     restore();
     const victim = pick(3, 2);
     await world.store.delete(victim.manifest);
-    await verify('manifest deleted', [`_manifests/${victim.source}/${pad(victim.seq)}-`, victim.object]);
+    await verify('manifest deleted', [layout.manifestKey(victim.source, victim.seq), victim.object]);
   });
 
   it('an altered manifest in the middle of the chain is named', async () => {
@@ -122,7 +121,7 @@ describe('chaos: tampering', () => {
     await world.store.delete(victim.object);
     // Storage alone cannot know a cut tail: the checkpoint store's head says how long the chain was.
     // It names the first missing number (the exact key and the object's key are not known to verify).
-    await verify('newest manifest + object deleted', [`_manifests/${victim.source}/${pad(victim.seq)}-`]);
+    await verify('newest manifest + object deleted', [layout.manifestKey(victim.source, victim.seq)]);
   });
 
   it('the restored archive verifies again', async () => {
