@@ -106,6 +106,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
   const ledger = new ManifestLedger(store, {
     keys: config.manifests.keys,
     owner,
+    digestIntervalMs: config.manifests.digestIntervalMs,
     logger,
     retry: { maxAttempts: 40, baseDelayMs: 500, maxDelayMs: 15_000, maxElapsedMs: 15 * 60_000 },
     writer,

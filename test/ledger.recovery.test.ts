@@ -274,3 +274,68 @@ function intentBody(seq: number, token: string, key: string): Buffer {
 function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+describe('digests: the tail witnessed without any cache', () => {
+  let dir: string;
+  let store: FileObjectStore;
+  const lease: Lease = {
+    source: 'dg',
+    token: formatToken(77),
+    signal: new AbortController().signal,
+    check: async () => undefined,
+    release: async () => undefined,
+  };
+
+  beforeEach(() => {
+    dir = makeTempDir('digests');
+    store = new FileObjectStore({ path: join(dir, 'archive') });
+  });
+  afterEach(() => removeTempDir(dir));
+
+  const ledgerWith = (intervalMs: number): ManifestLedger =>
+    new ManifestLedger(store, {
+      keys: KeyRing.none,
+      logger: silentLogger(),
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
+      writer: 'test',
+      digestIntervalMs: intervalMs,
+    });
+  const commitOn = async (ledger: ManifestLedger, head: HeadRef | null, name: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, name);
+    return await ledger.commit({
+      source: 'dg',
+      provider: 'p',
+      lease,
+      head,
+      batch: { path, sha256: sha(name), bytes: name.length, records: 1, firstId: name, lastId: name },
+      checkpointBefore: null,
+      checkpointAfter: { at: name },
+      requestIds: [],
+    });
+  };
+
+  it('writes a digest when due (also with nothing new), chains them, and one witnesses a cut tail after the cache is lost', async () => {
+    const ledger = ledgerWith(60_000);
+    const one = await commitOn(ledger, null, 'one');
+    expect(await ledger.digestIfDue('dg', one.head)).toBe(true);
+    // Not due again within half the interval.
+    expect(await ledger.digestIfDue('dg', one.head)).toBe(false);
+    const two = await commitOn(ledger, one.head, 'two');
+    const fast = ledgerWith(2);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await fast.digestIfDue('dg', two.head)).toBe(true);
+    expect((await verifyArchive(store)).sources[0]).toMatchObject({ digests: 2, head: 2 });
+    expect((await verifyArchive(store)).problems).toEqual([]);
+    // Tail cut, and no cache anywhere (an auditor's machine, a flushed Redis).
+    await store.delete(two.head.key);
+    await store.delete(two.key);
+    const found = (await verifyArchive(store)).problems.map((p) => `${p.kind} ${p.key}`);
+    expect(found).toContain(`manifest-missing ${layout.manifestKey('dg', 2)}`);
+    await expect(ledgerWith(60_000).recover('dg', undefined, lease)).rejects.toBeInstanceOf(ArchiveTamperedError);
+    // The finding is in the chain now; acknowledged, the source goes on.
+    const acked = await ledger.acknowledge('dg', null, { reason: 'test', by: 'test', extra: [] });
+    expect(acked.entry).toMatchObject({ kind: 'acknowledgement', anchor: { seq: 1 } });
+    expect((await ledgerWith(60_000).recover('dg', undefined, lease)).head?.seq).toBe(acked.head.seq);
+  });
+});

@@ -89,6 +89,8 @@ describe('verify', () => {
         pending: [],
         unsigned: 0,
         acknowledgements: 0,
+        digests: 0,
+        newestDigestAt: null,
       },
     ]);
   });

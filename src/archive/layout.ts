@@ -106,6 +106,11 @@ export function digestKey(source: string, n: number): string {
   return `${digestPrefix(source)}${padSeq(n)}.json`;
 }
 
+/** Lists from this key on (exclusive) to see digests numbered above `n`. */
+export function digestListStart(source: string, n: number): string {
+  return `${digestPrefix(source)}${padSeq(n)}`;
+}
+
 export function parseDigestKey(key: string): number | undefined {
   const match = /^_digests\/[^/]+\/(\d{10})\.json$/.exec(key);
   return match ? Number(match[1]) : undefined;

@@ -12,9 +12,11 @@ import type { HeadRef, SourceState } from '../checkpoints/index.js';
 import type { Lease } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ObjectStore } from '../storage/index.js';
+import { newestDigest, writeDigest, type ReadDigest } from './digest.js';
 import { parseIntent, encodeIntent } from './intent.js';
 import {
   dataFolder,
+  digestKey as digestKeyOf,
   dataKey,
   dataListStart,
   intentKey,
@@ -67,6 +69,8 @@ export interface LedgerOptions {
   keys: KeyRing;
   /** Checked before every recovery: a deployment that does not own the prefix archives nothing. */
   owner?: OwnerGuard;
+  /** A signed digest of each source's head at least this often (written by drains when due). @defaultValue 1 h */
+  digestIntervalMs?: number;
   logger: Logger;
   /** Backoff for storage writes; an S3 outage of minutes is waited out. */
   retry: RetryPolicy;
@@ -90,12 +94,16 @@ export interface Assessment {
   /** Highest entry number storage has (0: none). */
   top: number;
   slots: Map<number, Slot>;
-  problems: { seq: number; text: string }[];
+  problems: { seq: number; text: string; key?: string }[];
   /** Entry numbers that acknowledgements near the head cover. */
   covered: Set<number>;
+  /** Keys (objects, digests) that acknowledgements near the head cover. */
+  coveredKeys: Set<string>;
   known: HeadRef | null;
-  /** True when the cache knew a head that storage lacks or holds altered. */
+  /** True when a witness (the cache, the newest digest) knew a head that storage lacks or holds altered. */
   witnessContradicted: boolean;
+  /** The head the contradicted witness recorded, for the finding. */
+  expected?: { seq: number; sha256: string; witness: string; totals: { records: number; objects: number } };
 }
 
 /**
@@ -111,10 +119,54 @@ export interface Assessment {
  * and no committed entry or object is ever removed at all.
  */
 export class ManifestLedger {
+  /** The newest digest seen per source, so that each drain lists only digests after it. */
+  readonly #digests = new Map<string, ReadDigest>();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly options: LedgerOptions,
   ) {}
+
+  /**
+   * Writes a signed digest of `head` when the newest digest is older than half the interval
+   * (so that, with drains at least that often, no gap exceeds the interval). Called after every
+   * drain, also one that found nothing new. Best effort: a digest not written shows as a gap.
+   */
+  async digestIfDue(source: string, head: HeadRef | null, signal?: AbortSignal): Promise<boolean> {
+    const intervalMs = this.options.digestIntervalMs ?? 3_600_000;
+    try {
+      const newest = await this.#newestDigest(source, signal);
+      if (newest && 'problem' in newest) return false; // recovery stops such a source
+      if (newest && Date.now() - Date.parse(newest.digest.writtenAt) < intervalMs / 2) return false;
+      const n = (newest?.digest.n ?? 0) + 1;
+      const digest = {
+        version: 1 as const,
+        kind: 'digest' as const,
+        source,
+        n,
+        prev: newest?.sha256 ?? null,
+        head: head ? { seq: head.seq, sha256: head.sha256, key: head.key } : null,
+        totals: head?.totals ?? { records: 0, objects: 0 },
+        writtenAt: new Date().toISOString(),
+        intervalMs,
+        writer: this.options.writer,
+      };
+      const { written, sha256 } = await this.#retry(() => writeDigest(this.store, this.options.keys, digest), signal);
+      this.#digests.delete(source);
+      if (written) this.#digests.set(source, { digest, sha256, signature: 'valid', key: '' });
+      return written;
+    } catch (error) {
+      this.options.logger.warn({ source, err: errorSummary(error) }, 'could not write the digest; the next drain tries again');
+      return false;
+    }
+  }
+
+  async #newestDigest(source: string, signal: AbortSignal | undefined): Promise<ReadDigest | { problem: string; key: string } | undefined> {
+    const known = this.#digests.get(source);
+    const found = await this.#retry(() => newestDigest(this.store, this.options.keys, source, known?.digest.n ?? 0), signal);
+    if (found && 'digest' in found) this.#digests.set(source, found);
+    return found ?? known;
+  }
 
   /**
    * Finds the committed head of `source`, checks it against the cached one, and sweeps debris of
@@ -134,14 +186,13 @@ export class ManifestLedger {
     const top = assessment.top > 0 ? assessment.slots.get(assessment.top) : undefined;
     const topEntry = top ? this.#entryOf(top) : undefined;
     const head = top && topEntry ? toRef(top, topEntry) : null;
+    // The cached checkpoint may be ahead of the head's (pages without records): it counts only
+    // while the cache and storage agree on the head.
+    const known = cached?.head ?? null;
+    const agree = known === null ? head === null : head !== null && known.key === head.key && known.sha256 === head.sha256;
     let checkpoint: unknown;
-    const known = cached?.head;
-    if (head && topEntry) {
-      checkpoint =
-        known && known.key === head.key && known.sha256 === head.sha256 && cached?.checkpoint !== undefined
-          ? cached.checkpoint
-          : (topEntry.entry.checkpointAfter ?? undefined);
-    }
+    if (agree && cached?.checkpoint !== undefined) checkpoint = cached.checkpoint;
+    else if (topEntry) checkpoint = topEntry.entry.checkpointAfter ?? undefined;
     const removed: string[] = [];
     let maxToken = topEntry?.entry.kind === 'data' ? topEntry.entry.token : '';
     maxToken = await this.#sweepIntents(source, assessment, lease.token, removed, maxToken, signal);
@@ -157,11 +208,23 @@ export class ManifestLedger {
    * finding. Acknowledged damage is not listed.
    */
   async assess(source: string, known: HeadRef | null, signal?: AbortSignal): Promise<Assessment> {
-    const from = known ? Math.max(0, known.seq - HOLE_WINDOW) : Math.max(0, (await this.#probeTop(source, signal)) - HOLE_WINDOW);
+    // The newest digest witnesses the head without any cache (an auditor's machine, a flushed Redis).
+    const digest = await this.#newestDigest(source, signal);
+    const witnessed = digest && 'digest' in digest ? digest.digest.head : null;
+    const floor = Math.max(known?.seq ?? 0, witnessed?.seq ?? 0);
+    const from = floor > 0 ? Math.max(0, floor - HOLE_WINDOW) : Math.max(0, (await this.#probeTop(source, signal)) - HOLE_WINDOW);
     const { slots, top, holes } = await this.#scan(source, from, signal);
-    const assessment: Assessment = { top, slots, problems: [], covered: new Set(), known, witnessContradicted: false };
-    const problem = (seq: number, text: string): void => {
-      assessment.problems.push({ seq, text });
+    const assessment: Assessment = {
+      top,
+      slots,
+      problems: [],
+      covered: new Set(),
+      coveredKeys: new Set(),
+      known,
+      witnessContradicted: false,
+    };
+    const problem = (seq: number, text: string, key?: string): void => {
+      assessment.problems.push({ seq, text, ...(key !== undefined ? { key } : {}) });
     };
     // Load what matters: the cached head and everything above it, or (without one) the top; and
     // everything above the lowest hole, where an acknowledgement covering it would be.
@@ -176,6 +239,7 @@ export class ManifestLedger {
       const loaded = slot.loaded;
       if (loaded && 'entry' in loaded && loaded.entry.kind === 'acknowledgement') {
         for (const seq of loaded.entry.covers.seqs) assessment.covered.add(seq);
+        for (const key of loaded.entry.covers.objects) assessment.coveredKeys.add(key);
       }
     }
     const covered = assessment.covered;
@@ -205,6 +269,36 @@ export class ManifestLedger {
           known.seq,
           `entry #${known.seq} differs from the one committed (SHA-256 ${known.sha256.slice(0, 16)}… in the checkpoint cache)`,
         );
+      }
+    }
+    if (known && assessment.witnessContradicted) {
+      assessment.expected = { seq: known.seq, sha256: known.sha256, witness: 'checkpoint cache', totals: known.totals };
+    }
+    if (digest && 'problem' in digest) {
+      if (!assessment.coveredKeys.has(digest.key)) problem(0, `digest ${digest.key} ${digest.problem}`, digest.key);
+    } else if (digest && digest.signature === 'invalid') {
+      if (!assessment.coveredKeys.has(digest.key))
+        problem(0, `digest ${digest.key} has a signature that does not verify: altered`, digest.key);
+    } else if (digest && witnessed && !covered.has(witnessed.seq)) {
+      const label = `digest #${digest.digest.n} (${digest.digest.writtenAt})`;
+      let text: string | undefined;
+      if (witnessed.seq > top) text = `${label} names entry #${witnessed.seq} but storage ends at #${top}: the newest entries were deleted`;
+      else {
+        const named = slots.get(witnessed.seq) ?? (await this.#slotOf(source, witnessed.seq, signal));
+        if (named) await this.#load(named, signal);
+        const namedEntry = named ? this.#entryOf(named) : undefined;
+        if (!named) text = `${label} names entry #${witnessed.seq}, which storage lacks`;
+        else if (namedEntry && namedEntry.sha256 !== witnessed.sha256) text = `entry #${witnessed.seq} differs from the one ${label} names`;
+      }
+      if (text) {
+        problem(witnessed.seq, text);
+        assessment.witnessContradicted = true;
+        assessment.expected ??= {
+          seq: witnessed.seq,
+          sha256: witnessed.sha256,
+          witness: digestKeyOf(source, digest.digest.n),
+          totals: digest.digest.totals,
+        };
       }
     }
     for (const seq of holes) {
@@ -324,8 +418,8 @@ export class ManifestLedger {
     signal?: AbortSignal,
   ): Promise<{ head: HeadRef; entry: ChainEntry }> {
     const assessment = await this.assess(source, known, signal);
-    const damaged = new Set<number>(assessment.problems.map((p) => p.seq));
-    for (const e of ack.extra) if (e.seq !== undefined) damaged.add(e.seq);
+    const damaged = new Set<number>(assessment.problems.flatMap((p) => (p.seq >= 1 ? [p.seq] : [])));
+    for (const e of ack.extra) if (e.seq !== undefined && e.seq >= 1) damaged.add(e.seq);
     const top = Math.max(assessment.top, known?.seq ?? 0);
     // The anchor: the highest intact data entry or acknowledgement, below every damaged number at the top.
     let anchor: { slot: Slot; entry: ChainEntry; sha256: string } | undefined;
@@ -356,7 +450,14 @@ export class ManifestLedger {
       anchor: anchor ? { seq: anchor.entry.seq, sha256: anchor.sha256 } : null,
       covers: {
         seqs: voided.sort((a, b) => a - b),
-        objects: ack.extra.flatMap((e) => (e.key?.endsWith('.ndjson.gz') ? [e.key] : [])),
+        objects: [
+          ...new Set([
+            ...ack.extra.flatMap((e) =>
+              e.key !== undefined && (e.key.endsWith('.ndjson.gz') || e.key.startsWith('_digests/')) ? [e.key] : [],
+            ),
+            ...assessment.problems.flatMap((p) => (p.key !== undefined ? [p.key] : [])),
+          ]),
+        ],
         problems: [...assessment.problems.map((p) => p.text), ...ack.extra.map((e) => e.text)],
       },
       reason: ack.reason,
@@ -479,7 +580,7 @@ export class ManifestLedger {
 
   /** Writes a finding entry above the top, once, so the cut stays recorded after the cache is gone. */
   async #recordFinding(source: string, assessment: Assessment, signal: AbortSignal | undefined): Promise<void> {
-    const known = assessment.known;
+    const known = assessment.expected;
     if (!known) return;
     const top = assessment.top > 0 ? assessment.slots.get(assessment.top) : undefined;
     const topEntry = top ? this.#entryOf(top) : undefined;
@@ -495,7 +596,7 @@ export class ManifestLedger {
       writtenAt: new Date().toISOString(),
       totals: known.totals,
       checkpointAfter: null,
-      expected: { seq: known.seq, sha256: known.sha256, witness: 'checkpoint cache' },
+      expected: { seq: known.seq, sha256: known.sha256, witness: known.witness },
       found: { seq: assessment.top, sha256: topEntry?.sha256 ?? null },
       problems: assessment.problems.map((p) => p.text),
     };

@@ -5,6 +5,9 @@ import type { ObjectStore } from '../storage/index.js';
 import {
   DATA_SUFFIX,
   MANIFESTS,
+  digestKey,
+  digestPrefix,
+  parseDigestKey,
   intentKey,
   intentPrefix,
   manifestKey,
@@ -15,7 +18,8 @@ import {
   sourceOfFolder,
 } from './layout.js';
 import { parseIntent } from './intent.js';
-import { decodeEntry, type ChainEntry } from './manifest.js';
+import { digestSchema } from './digest.js';
+import { decodeEntry, decodeSigned, type ChainEntry } from './manifest.js';
 import { KeyRing } from './signing.js';
 
 export type ProblemKind =
@@ -29,6 +33,9 @@ export type ProblemKind =
   | 'signature-unverifiable'
   | 'chain-broken'
   | 'finding'
+  | 'digest-missing'
+  | 'digest-altered'
+  | 'digest-gap'
   | 'foreign-key';
 
 /** One thing wrong with the archive, located by key (and chain number, where it has one). */
@@ -57,6 +64,9 @@ export interface SourceSummary {
   unsigned: number;
   /** Acknowledgements in the chain (operator-recorded losses). */
   acknowledgements: number;
+  /** Digests read, and the time of the newest. */
+  digests: number;
+  newestDigestAt: string | null;
 }
 
 export interface VerifyReport {
@@ -87,6 +97,12 @@ export interface VerifyOptions {
   concurrency?: number;
   /** Backoff for reads; an outage outlasting it ends verify with the StorageError (exit 3). */
   retry?: RetryPolicy;
+  /** The digest interval to expect where a source has no digest yet. @defaultValue 1 h */
+  digestIntervalMs?: number;
+  /** Digest gaps after this time are not reported (an archive no longer written to). */
+  until?: Date;
+  /** Clock of "now", for the gap since the newest digest. */
+  now?: () => number;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 5_000, maxElapsedMs: 60_000 };
@@ -121,6 +137,9 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       expected: options.expectedHeads?.get(source),
       concurrency: options.concurrency ?? 8,
       read,
+      digestIntervalMs: options.digestIntervalMs ?? 3_600_000,
+      ...(options.until ? { until: options.until } : {}),
+      now: options.now ?? Date.now,
     });
     report.sources.push(checked.summary);
     report.problems.push(...checked.problems);
@@ -130,12 +149,18 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
   return report;
 }
 
-interface SourceCheck {
+export interface SourceCheck {
   keys: KeyRing;
   expected: ExpectedHead | undefined;
   concurrency: number;
   read: <T>(operation: () => Promise<T>) => Promise<T>;
+  digestIntervalMs?: number;
+  until?: Date;
+  now?: () => number;
 }
+
+/** Room for clock skew and drains scheduled a little late before a digest gap is a finding. */
+const GAP_GRACE_MS = 60_000;
 
 /** Verifies one source; see verifyArchive. */
 export async function verifySource(
@@ -154,7 +179,11 @@ export async function verifySource(
     pending: [],
     unsigned: 0,
     acknowledgements: 0,
+    digests: 0,
+    newestDigestAt: null,
   };
+  const shas = new KeyIndex();
+  let firstWrittenAt: number | undefined;
   const found: Problem[] = [];
   const problem = (kind: ProblemKind, key: string, detail: string, seq?: number, seqTo?: number): void => {
     found.push({
@@ -233,6 +262,8 @@ export async function verifySource(
     }
     const { value: entry, sha256, signature } = decoded;
     summary.manifests += 1;
+    shas.set(seq, sha256);
+    firstWrittenAt ??= Date.parse(entry.writtenAt);
     recentShas.set(seq, sha256);
     if (recentShas.size > 4096) recentShas.delete(recentShas.keys().next().value!);
     if (entry.seq !== seq || entry.source !== source) problem('manifest-altered', key, `entry names #${entry.seq} of ${entry.source}`, seq);
@@ -345,6 +376,8 @@ export async function verifySource(
     if (target && !summary.pending.includes(target) && (await read(() => store.head(target)))) summary.pending.push(target);
   }
 
+  await checkDigests(store, source, check, top, shas, firstWrittenAt, summary, problem);
+
   const problems: Problem[] = [];
   const acknowledged: Problem[] = [];
   const isCovered = (p: Problem): boolean => {
@@ -359,6 +392,122 @@ export async function verifySource(
     else problems.push(p);
   }
   return { summary, problems, acknowledged };
+}
+
+/**
+ * The digests of a source, in order: each chained to the one before and signed, each naming a head
+ * the chain must still hold; a gap longer than the writer's interval (or no digest since then) is
+ * a finding of its own, with the time it starts.
+ */
+async function checkDigests(
+  store: ObjectStore,
+  source: string,
+  check: SourceCheck,
+  top: number,
+  shas: KeyIndex,
+  firstWrittenAt: number | undefined,
+  summary: SourceSummary,
+  problem: (kind: ProblemKind, key: string, detail: string, seq?: number, seqTo?: number) => void,
+): Promise<void> {
+  const { read, keys } = check;
+  const until = check.until?.getTime();
+  let previous: { n: number; sha256: string | null; at: number; intervalMs: number } | undefined;
+  let signedSeen = false;
+  for await (const item of store.listCreated(digestPrefix(source))) {
+    const n = parseDigestKey(item.key);
+    if (n === undefined) {
+      problem('foreign-key', item.key, 'not a digest of this archive format');
+      continue;
+    }
+    if (n > (previous?.n ?? 0) + 1) {
+      const from = (previous?.n ?? 0) + 1;
+      problem(
+        'digest-missing',
+        digestKey(source, from),
+        n - 1 === from ? `digest #${from} is missing` : `digests #${from}–#${n - 1} are missing`,
+      );
+      previous = previous ? { ...previous, sha256: null } : undefined;
+    }
+    const bytes = await read(() => store.getCreated(item.key));
+    const decoded = bytes ? decodeSigned(bytes, digestSchema, keys) : undefined;
+    if (!decoded || 'problem' in decoded || decoded.value.n !== n || decoded.value.source !== source) {
+      problem('digest-altered', item.key, 'not a valid digest');
+      previous = { n, sha256: null, at: previous?.at ?? 0, intervalMs: previous?.intervalMs ?? check.digestIntervalMs ?? 3_600_000 };
+      continue;
+    }
+    const { value: digest, sha256, signature } = decoded;
+    summary.digests += 1;
+    if (signature !== 'unsigned') signedSeen = true;
+    if (signature === 'invalid') problem('digest-altered', item.key, 'signature does not verify');
+    else if (signature === 'unknown-key')
+      problem(
+        'signature-unverifiable',
+        item.key,
+        `signed with key id ${digest.signature?.keyId}, which manifests.verifyKeys does not hold`,
+      );
+    else if (signature === 'unsigned' && keys.checks && signedSeen)
+      problem('digest-altered', item.key, 'unsigned digest after signed ones: its signature was removed');
+    if (previous && previous.sha256 !== null && digest.prev !== previous.sha256) {
+      problem('digest-altered', item.key, `prev does not match the hash of digest #${n - 1}: one of the two was altered or replaced`);
+    }
+    const at = Date.parse(digest.writtenAt);
+    if (
+      previous &&
+      previous.at > 0 &&
+      at - previous.at > previous.intervalMs + GAP_GRACE_MS &&
+      (until === undefined || previous.at < until)
+    ) {
+      problem(
+        'digest-gap',
+        item.key,
+        `no digest from ${new Date(previous.at).toISOString()} to ${digest.writtenAt}: longer than the interval (${Math.round(previous.intervalMs / 1000)} s)`,
+      );
+    }
+    const head = digest.head;
+    if (head) {
+      if (head.seq > top) {
+        // Committed after the chain was listed (a live archive), or the newest entries were deleted.
+        if (!(await read(() => store.head(manifestKey(source, head.seq))))) {
+          problem(
+            'manifest-missing',
+            manifestKey(source, top + 1),
+            `digest #${n} (${digest.writtenAt}) names entry #${head.seq} but storage ends at #${top}: the newest entries were deleted`,
+            top + 1,
+            head.seq,
+          );
+        }
+      } else if (shas.has(head.seq) && !shas.matches(head.seq, head.sha256)) {
+        problem(
+          'manifest-altered',
+          manifestKey(source, head.seq),
+          `differs from the entry digest #${n} (${digest.writtenAt}) names`,
+          head.seq,
+        );
+      }
+    }
+    summary.newestDigestAt = digest.writtenAt;
+    previous = { n, sha256, at, intervalMs: digest.intervalMs };
+  }
+  const now = check.now?.() ?? Date.now();
+  const end = until ?? now;
+  if (previous && previous.at > 0 && end - previous.at > previous.intervalMs + GAP_GRACE_MS) {
+    problem(
+      'digest-gap',
+      digestKey(source, previous.n + 1),
+      `no digest since ${new Date(previous.at).toISOString()}: the newest digests were deleted, or the archiver stopped writing`,
+    );
+  } else if (
+    !previous &&
+    top > 0 &&
+    firstWrittenAt !== undefined &&
+    end - firstWrittenAt > (check.digestIntervalMs ?? 3_600_000) + GAP_GRACE_MS
+  ) {
+    problem(
+      'digest-gap',
+      digestKey(source, 1),
+      `no digest at all, though the chain starts ${new Date(firstWrittenAt).toISOString()}: nothing witnesses its tail`,
+    );
+  }
 }
 
 /** A few bytes per chain entry: a hash of the data key each number names, to match listed objects. */

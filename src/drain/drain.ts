@@ -236,6 +236,9 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       log.warn({ seq: conflict.seq, pass }, 'another writer committed this entry first; continuing from its commit');
       recovered = await deps.ledger.recover(source.id, await deps.checkpoints.load(source.id), lease, storageSignal);
     }
+    // A signed digest of the head when one is due, also when nothing new arrived or the provider
+    // failed: it witnesses the tail for auditors who have no checkpoint cache.
+    if (!lease.signal.aborted && !signals.abort?.aborted) await deps.ledger.digestIfDue(source.id, result.head, storageSignal);
     if (failure !== undefined) {
       if (signals.stop?.aborted && !lease.signal.aborted) throw new ShutdownError(failure);
       throw failure;
