@@ -418,6 +418,27 @@ async function main(): Promise<number> {
         `log ×${fmt(m.largeMb / m.smallMb, 1)}, RSS ×${fmt(m.ratio, 2)} — ${m.bounded ? 'bounded' : 'GROWS WITH THE LOG'}`,
     );
   }
+  const verifyFigures = only.length === 0 || only.includes('verify') ? await runVerifyCases() : [];
+  if (verifyFigures.length > 0) {
+    const verifyRows = [['verify case', 'entries', 'verify s', 'entries/s', 'peak RSS MB', 'problems']];
+    for (const v of verifyFigures) {
+      verifyRows.push([
+        `verify ${v.entries}`,
+        v.entries.toLocaleString('en-US'),
+        fmt(v.seconds),
+        Math.round(v.entries / v.seconds).toLocaleString('en-US'),
+        mb(v.maxRssBytes),
+        String(v.problems),
+      ]);
+    }
+    const [small, large] = [verifyFigures[0]!, verifyFigures[verifyFigures.length - 1]!];
+    const ratio = large.maxRssBytes / small.maxRssBytes;
+    out.push('', 'verify over one source (every entry read, every object re-hashed, data listed for orphans):', table(verifyRows));
+    out.push(
+      `peak RSS vs entries: ${small.entries.toLocaleString('en-US')} → ${mb(small.maxRssBytes)} MB, ${large.entries.toLocaleString('en-US')} → ${mb(large.maxRssBytes)} MB; entries ×${fmt(large.entries / small.entries, 1)}, RSS ×${fmt(ratio, 2)} — ${ratio < 1.5 ? 'flat' : 'GROWS WITH THE ARCHIVE'}`,
+    );
+    if (verifyFigures.some((v) => v.problems > 0)) failures.push('verify case: problems reported on an intact archive');
+  }
   out.push(
     `total: ${totalRecords.toLocaleString('en-US')} records archived and checked in ${fmt(totalWall)} s${totalRecords < 500_000 && !quick ? ' (below the 500,000 the bench promises!)' : ''}`,
   );
@@ -435,6 +456,7 @@ async function main(): Promise<number> {
     simulators: { peakRssBytes: simulatorsPeakRss, dataworksRuns: simSpec.dataworks, oosExecutions: simSpec.oos },
     cases: figures,
     memory,
+    verify: verifyFigures,
     totalRecords,
     totalWallSec: totalWall,
     failures,
@@ -455,6 +477,38 @@ async function main(): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+interface VerifyFigures {
+  entries: number;
+  seconds: number;
+  maxRssBytes: number;
+  problems: number;
+}
+
+/** The `verify` cases: an archive of N entries built, then verified in a fresh process (its own peak RSS). */
+async function runVerifyCases(): Promise<VerifyFigures[]> {
+  const work = mkdtempSync(join(tmpdir(), 'log-archiver-bench-verify-'));
+  const sizes = quick ? [5_000, 20_000] : [25_000, 100_000];
+  const figures: VerifyFigures[] = [];
+  const run = (args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(here, 'verify-case.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`verify-case ${args[0]} exited ${code}`))));
+    });
+  for (const entries of sizes) {
+    const dir = join(work, `verify-${entries}`);
+    process.stdout.write(`  verify case: building ${entries.toLocaleString('en-US')} entries … `);
+    await run(['build', dir, String(entries)]);
+    const result = JSON.parse((await run(['verify', dir])).trim()) as VerifyFigures;
+    process.stdout.write(`${fmt(result.seconds)} s, peak RSS ${mb(result.maxRssBytes)} MB\n`);
+    figures.push(result);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  rmSync(work, { recursive: true, force: true });
+  return figures;
 }
 
 function gitCommit(): string | undefined {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObjectExistsError, StorageError } from '../src/errors/index.js';
+import { ConfigError, ObjectExistsError } from '../src/errors/index.js';
 import { startS3, type S3Handle } from './helpers/with-s3.js';
 
 const opts = { contentType: 'application/gzip' };
@@ -36,14 +36,14 @@ describe('S3ObjectStore: create-only writes', () => {
   it('auto refuses a server that ignores If-None-Match on an unversioned bucket, and says what to do', async () => {
     const store = ignoring.store('refused');
     const error = await store.prepare().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StorageError);
-    expect((error as StorageError).retryable).toBe(false);
-    expect((error as StorageError).hint).toMatch(/versioning|conditionalWrites: emulate/);
+    // A setup the operator must change (exit 2), naming the way out.
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues[0]?.message).toMatch(/versioning.*conditionalWrites: emulate/);
     // And writes create-only nothing behind its back.
-    await expect(store.putBytes('k', Buffer.from('x'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(StorageError);
+    await expect(store.putBytes('k', Buffer.from('x'), { ...opts, ifNoneMatch: true })).rejects.toBeInstanceOf(ConfigError);
     expect(await ignoring.getObject('refused/k')).toBeUndefined();
     const native = ignoring.store('native-ignored', { conditionalWrites: 'native' });
-    await expect(native.prepare()).rejects.toBeInstanceOf(StorageError);
+    await expect(native.prepare()).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('emulate, the explicit opt-in with the race accepted, works on a server that ignores If-None-Match', async () => {

@@ -3,6 +3,7 @@ import { ObjectExistsError } from '../errors/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { digestKey, digestPrefix, digestListStart, parseDigestKey } from './layout.js';
 import { decodeSigned, encodeSigned } from './manifest.js';
+import { probeHighest } from './probe.js';
 import { signatureSchema, type KeyRing, type SignatureCheck } from './signing.js';
 
 const sha = z.string().regex(/^[0-9a-f]{64}$/);
@@ -65,24 +66,7 @@ export async function newestDigest(
   source: string,
   atLeast = 0,
 ): Promise<ReadDigest | { problem: string; key: string } | undefined> {
-  const exists = async (n: number): Promise<boolean> => (await store.head(digestKey(source, n))) !== undefined;
-  let low = atLeast;
-  if (low === 0) {
-    if (!(await exists(1))) low = 0;
-    else {
-      low = 1;
-      let high = 2;
-      while (await exists(high)) {
-        low = high;
-        high *= 2;
-      }
-      while (high - low > 1) {
-        const mid = Math.floor((low + high) / 2);
-        if (await exists(mid)) low = mid;
-        else high = mid;
-      }
-    }
-  }
+  const low = atLeast > 0 ? atLeast : await probeHighest(async (n) => (await store.head(digestKey(source, n))) !== undefined);
   let last = low;
   for await (const item of store.listCreated(digestPrefix(source), low > 0 ? { startAfter: digestListStart(source, low) } : {})) {
     const n = parseDigestKey(item.key);

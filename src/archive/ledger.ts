@@ -13,6 +13,7 @@ import type { Lease } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { newestDigest, writeDigest, type ReadDigest } from './digest.js';
+import { probeHighest } from './probe.js';
 import { parseIntent, encodeIntent } from './intent.js';
 import {
   dataFolder,
@@ -479,27 +480,9 @@ export class ManifestLedger {
     return this.#entryOf(slot);
   }
 
-  /**
-   * Where the chain ends, roughly, without listing it: probes entry numbers 1, 2, 4, 8, … and then
-   * halves the gap. Returns a number at or below the top (a hole can stop it early: the listing
-   * that follows goes on past it).
-   */
+  /** Where the chain ends, roughly, without listing it (see probeHighest). */
   async #probeTop(source: string, signal: AbortSignal | undefined): Promise<number> {
-    const exists = async (seq: number): Promise<boolean> =>
-      (await this.#retry(() => this.store.head(manifestKey(source, seq)), signal)) !== undefined;
-    if (!(await exists(1))) return 0;
-    let low = 1;
-    let high = 2;
-    while (await exists(high)) {
-      low = high;
-      high *= 2;
-    }
-    while (high - low > 1) {
-      const mid = Math.floor((low + high) / 2);
-      if (await exists(mid)) low = mid;
-      else high = mid;
-    }
-    return low;
+    return await probeHighest(async (seq) => (await this.#retry(() => this.store.head(manifestKey(source, seq)), signal)) !== undefined);
   }
 
   /**

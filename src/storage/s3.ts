@@ -17,7 +17,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ObjectExistsError, StorageError } from '../errors/index.js';
+import { ConfigError, ObjectExistsError, StorageError } from '../errors/index.js';
 import type { Arbitration, ObjectHead, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { assertValidKey, compareKeys, normalizePrefix } from './keys.js';
 
@@ -391,18 +391,20 @@ export class S3ObjectStore implements ObjectStore {
     const versioned = await this.#bucketVersioned();
     if (this.#conditional === 'versions' || (this.#conditional === 'auto' && versioned)) {
       if (!versioned) {
-        throw new StorageError(`bucket ${this.#bucket} does not have versioning enabled`, {
-          retryable: false,
-          hint: 'storage.conditionalWrites "versions" needs bucket versioning (Status Enabled), or use "auto"',
-        });
+        throw new ConfigError(`bucket ${this.#bucket} does not have versioning enabled`, [
+          { path: 'storage.conditionalWrites', message: '"versions" needs bucket versioning (Status Enabled); or use "auto"' },
+        ]);
       }
       return 'versions';
     }
     if (await this.#honoursIfNoneMatch()) return 'native';
-    throw new StorageError(`${this.describe()} ignores If-None-Match: two writers of one manifest number could both succeed`, {
-      retryable: false,
-      hint: 'enable versioning on the bucket (arbitration by versions), or accept the race explicitly with storage.conditionalWrites: emulate',
-    });
+    throw new ConfigError(`${this.describe()} ignores If-None-Match: two writers of one chain entry could both succeed`, [
+      {
+        path: 'storage.conditionalWrites',
+        message:
+          'the server overwrites despite If-None-Match: enable versioning on the bucket (arbitration by versions), or accept the race explicitly with conditionalWrites: emulate',
+      },
+    ]);
   }
 
   async #assertObjectLock(): Promise<void> {
@@ -418,10 +420,14 @@ export class S3ObjectStore implements ObjectStore {
       if (isBucketMissing(error)) throw this.#mapError(error, 'GetObjectLockConfiguration', '');
     }
     if (!enabled) {
-      throw new StorageError(`storage.objectLock is set but bucket ${this.#bucket} has no Object Lock`, {
-        retryable: false,
-        hint: 'Object Lock can only be enabled when a bucket is created: create the bucket with Object Lock enabled (it turns versioning on), or remove storage.objectLock',
-      });
+      // Fail closed: a configuration that promises WORM must not write without it.
+      throw new ConfigError(`storage.objectLock is set but bucket ${this.#bucket} has no Object Lock`, [
+        {
+          path: 'storage.objectLock',
+          message:
+            'the bucket has no Object Lock; it can only be enabled when a bucket is created: create it with Object Lock enabled (that turns versioning on), or remove storage.objectLock',
+        },
+      ]);
     }
   }
 
