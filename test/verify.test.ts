@@ -91,6 +91,7 @@ describe('verify', () => {
         acknowledgements: 0,
         digests: 0,
         newestDigestAt: null,
+        newestEntry: { seq: 4, sha256: heads[3]!.sha256 },
       },
     ]);
   });
@@ -158,5 +159,18 @@ describe('verify', () => {
     const found = await problems({ keys: ring });
     expect(found).toContain(`manifest-altered ${heads[0]!.key}`);
     expect(found).toContain(`manifest-unsigned ${heads[1]!.key}`);
+  });
+
+  it('incremental: checks only what came after an intact run, and names the point it started from if that is gone', async () => {
+    await build();
+    const first = await verifyArchive(store);
+    const point = first.sources[0]!;
+    expect(point.newestEntry).toEqual({ seq: 4, sha256: heads[3]!.sha256 });
+    const from = new Map([['s', { entry: point.newestEntry!, digest: null, verifiedAt: new Date().toISOString() }]]);
+    const again = await verifyArchive(store, { from });
+    expect(again.problems).toEqual([]);
+    expect(again.sources[0]).toMatchObject({ manifests: 0, objects: 0, head: 4 });
+    await store.delete(heads[3]!.key);
+    expect((await verifyArchive(store, { from })).problems.map((p) => `${p.kind} ${p.key}`)).toContain(`manifest-missing ${heads[3]!.key}`);
   });
 });

@@ -28,6 +28,7 @@ export { DATA_SUFFIX } from './layout.js';
 export {
   verifyArchive,
   verifySource,
+  type VerifiedPoint,
   type ExpectedHead,
   type VerifyReport,
   type Problem,

@@ -5,6 +5,7 @@ import type { ObjectStore } from '../storage/index.js';
 import {
   DATA_SUFFIX,
   MANIFESTS,
+  dataFolder,
   digestKey,
   digestPrefix,
   parseDigestKey,
@@ -67,6 +68,9 @@ export interface SourceSummary {
   /** Digests read, and the time of the newest. */
   digests: number;
   newestDigestAt: string | null;
+  /** Where this verify ended, for the next incremental one (`verify --state`). */
+  newestDigest?: { n: number; sha256: string; writtenAt: string; intervalMs: number };
+  newestEntry?: { seq: number; sha256: string };
 }
 
 export interface VerifyReport {
@@ -103,6 +107,8 @@ export interface VerifyOptions {
   until?: Date;
   /** Clock of "now", for the gap since the newest digest. */
   now?: () => number;
+  /** Per source, where an earlier intact verify ended: only what came after is checked. */
+  from?: Map<string, VerifiedPoint>;
 }
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 5_000, maxElapsedMs: 60_000 };
@@ -140,6 +146,7 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       digestIntervalMs: options.digestIntervalMs ?? 3_600_000,
       ...(options.until ? { until: options.until } : {}),
       now: options.now ?? Date.now,
+      ...(options.from?.get(source) ? { from: options.from.get(source)! } : {}),
     });
     report.sources.push(checked.summary);
     report.problems.push(...checked.problems);
@@ -157,6 +164,15 @@ export interface SourceCheck {
   digestIntervalMs?: number;
   until?: Date;
   now?: () => number;
+  /** Verify only what came after this point of an earlier intact verify (incremental). */
+  from?: VerifiedPoint;
+}
+
+/** Where an intact verify of a source ended: its newest entry and digest. */
+export interface VerifiedPoint {
+  entry: { seq: number; sha256: string } | null;
+  digest: { n: number; sha256: string; writtenAt: string; intervalMs: number } | null;
+  verifiedAt: string;
 }
 
 /** Room for clock skew and drains scheduled a little late before a digest gap is a finding. */
@@ -199,7 +215,8 @@ export async function verifySource(
   const coveredObjects = new Set<string>();
   const dataKeys = new KeyIndex();
   const recentShas = new Map<number, string>();
-  let prev: { seq: number; sha256: string | null } = { seq: 0, sha256: null };
+  const from = check.from;
+  let prev: { seq: number; sha256: string | null } = from?.entry ? { ...from.entry } : { seq: 0, sha256: null };
   let signedSeen = false;
   const objects = new Pool(check.concurrency);
 
@@ -262,6 +279,7 @@ export async function verifySource(
     }
     const { value: entry, sha256, signature } = decoded;
     summary.manifests += 1;
+    summary.newestEntry = { seq, sha256 };
     shas.set(seq, sha256);
     firstWrittenAt ??= Date.parse(entry.writtenAt);
     recentShas.set(seq, sha256);
@@ -317,7 +335,22 @@ export async function verifySource(
     return bytes ? createHash('sha256').update(bytes).digest('hex') : undefined;
   };
 
-  for await (const item of store.listCreated(manifestPrefix(source))) {
+  if (from?.entry) {
+    // Everything up to here was intact when last verified: the point itself must still be there.
+    const sha = await readSha(from.entry.seq);
+    if (sha !== from.entry.sha256) {
+      problem(
+        sha === undefined ? 'manifest-missing' : 'manifest-altered',
+        manifestKey(source, from.entry.seq),
+        `entry #${from.entry.seq} ${sha === undefined ? 'is gone' : 'differs from the one'} verified ${from.verifiedAt}`,
+        from.entry.seq,
+      );
+    }
+    summary.head = from.entry.seq;
+    shas.set(from.entry.seq, from.entry.sha256);
+  }
+  const listFrom = from?.entry ? { startAfter: manifestKey(source, from.entry.seq) } : {};
+  for await (const item of store.listCreated(manifestPrefix(source), listFrom)) {
     const seq = parseManifestKey(item.key);
     if (seq === undefined) {
       problem('foreign-key', item.key, 'not a chain entry of this archive format');
@@ -343,7 +376,9 @@ export async function verifySource(
   }
 
   // Data objects after the chain: anything numbered above the head committed meanwhile.
-  for await (const item of store.list(`${source}/`)) {
+  // Incremental: data objects of the days since the last verify (a day before, for clock skew).
+  const dataFrom = from ? dataFolder(source, new Date(Date.parse(from.verifiedAt) - 86_400_000)) : undefined;
+  for await (const item of store.list(`${source}/`, dataFrom ? { startAfter: dataFrom } : {})) {
     if (!item.key.endsWith(DATA_SUFFIX)) continue;
     const parsed = parseDataKey(item.key);
     if (!parsed || parsed.source !== source) {
@@ -354,6 +389,7 @@ export async function verifySource(
       summary.pending.push(item.key);
       continue;
     }
+    if (from?.entry && parsed.seq <= from.entry.seq) continue; // checked by an earlier run
     if (dataKeys.matches(parsed.seq, item.key)) continue;
     // An outraced writer (or the next holder) may be removing it right now: its intent says so.
     const intent = dataKeys.has(parsed.seq) ? await read(() => store.get(intentKey(source, parsed.seq, parsed.token))) : undefined;
@@ -411,9 +447,12 @@ async function checkDigests(
 ): Promise<void> {
   const { read, keys } = check;
   const until = check.until?.getTime();
-  let previous: { n: number; sha256: string | null; at: number; intervalMs: number } | undefined;
+  const start = check.from?.digest;
+  let previous: { n: number; sha256: string | null; at: number; intervalMs: number } | undefined = start
+    ? { n: start.n, sha256: start.sha256, at: Date.parse(start.writtenAt), intervalMs: start.intervalMs }
+    : undefined;
   let signedSeen = false;
-  for await (const item of store.listCreated(digestPrefix(source))) {
+  for await (const item of store.listCreated(digestPrefix(source), start ? { startAfter: digestKey(source, start.n) } : {})) {
     const n = parseDigestKey(item.key);
     if (n === undefined) {
       problem('foreign-key', item.key, 'not a digest of this archive format');
@@ -486,6 +525,7 @@ async function checkDigests(
       }
     }
     summary.newestDigestAt = digest.writtenAt;
+    summary.newestDigest = { n, sha256, writtenAt: digest.writtenAt, intervalMs: digest.intervalMs };
     previous = { n, sha256, at, intervalMs: digest.intervalMs };
   }
   const now = check.now?.() ?? Date.now();

@@ -1,5 +1,9 @@
-import { verifyArchive, type ExpectedHead, type Problem, type VerifyReport } from '../archive/index.js';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { verifyArchive, type ExpectedHead, type Problem, type VerifiedPoint, type VerifyReport } from '../archive/index.js';
+import { writeFileAtomic } from '../fsutil/index.js';
 import { loadConfig } from '../config/index.js';
+import { ConfigError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { openRuntime, type Runtime } from '../runtime.js';
 import { createObjectStore } from '../storage/index.js';
@@ -10,6 +14,10 @@ export interface VerifyCommandOptions {
   config: string;
   json?: boolean;
   source?: string[];
+  /** ISO-8601: digest gaps after this time are not reported (an archive no longer written to). */
+  until?: string;
+  /** A file where each intact run records where it ended; the next run checks only what came after. */
+  state?: string;
 }
 
 /**
@@ -32,13 +40,18 @@ export async function verify(options: VerifyCommandOptions, output: Output, logg
       }
     }
     const target = runtime?.store ?? store!;
+    const from = options.state ? await readState(options.state) : undefined;
     const report = await verifyArchive(target, {
+      ...(from ? { from } : {}),
       keys: config.manifests.keys,
       expectedHeads,
       sources: config.sources.map((s) => s.id),
       ...(options.source && options.source.length > 0 ? { only: options.source } : {}),
+      digestIntervalMs: config.manifests.digestIntervalMs,
+      ...(options.until !== undefined ? { until: parseTime(options.until) } : {}),
     });
     print(report, options.json === true, output, target.describe());
+    if (options.state) await writeState(options.state, report, from);
     return report.ok ? EXIT_OK : EXIT_FAILED;
   } catch (error) {
     if (exitCodeForError(error) !== EXIT_UNAVAILABLE) throw error;
@@ -51,6 +64,48 @@ export async function verify(options: VerifyCommandOptions, output: Output, logg
   }
 }
 
+const stateSchema = z.record(
+  z.object({
+    entry: z.object({ seq: z.number().int().min(1), sha256: z.string() }).nullable(),
+    digest: z.object({ n: z.number().int().min(1), sha256: z.string(), writtenAt: z.string(), intervalMs: z.number() }).nullable(),
+    verifiedAt: z.string(),
+  }),
+);
+
+/** Where earlier intact runs ended, per source; a missing or unreadable file means: verify everything. */
+async function readState(path: string): Promise<Map<string, VerifiedPoint>> {
+  try {
+    const parsed = stateSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    return new Map(parsed.success ? Object.entries(parsed.data) : []);
+  } catch {
+    return new Map();
+  }
+}
+
+/** Records where each intact source ended; a damaged source keeps its old point, so it is checked again. */
+async function writeState(path: string, report: VerifyReport, from: Map<string, VerifiedPoint> | undefined): Promise<void> {
+  const damaged = new Set(report.problems.map((p) => p.source));
+  const state: Record<string, VerifiedPoint> = Object.fromEntries(from ?? []);
+  const now = new Date().toISOString();
+  for (const s of report.sources) {
+    if (damaged.has(s.source)) continue;
+    state[s.source] = {
+      entry: s.newestEntry ?? state[s.source]?.entry ?? null,
+      digest: s.newestDigest ?? state[s.source]?.digest ?? null,
+      verifiedAt: now,
+    };
+  }
+  await writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+function parseTime(text: string): Date {
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime())) {
+    throw new ConfigError('bad --until', [{ path: '--until', message: 'expected an ISO-8601 time such as 2026-12-31T00:00:00Z' }]);
+  }
+  return at;
+}
+
 function print(report: VerifyReport, json: boolean, output: Output, location: string): void {
   if (json) {
     output.out(JSON.stringify(report, null, 2));
@@ -61,6 +116,7 @@ function print(report: VerifyReport, json: boolean, output: Output, location: st
       s.pending.length > 0 ? `${s.pending.length} upload(s) in flight` : '',
       s.unsigned > 0 ? `${s.unsigned} unsigned entries before signing was turned on` : '',
       s.acknowledgements > 0 ? `${s.acknowledgements} acknowledgement(s)` : '',
+      s.digests > 0 ? `${s.digests} digests, the newest ${s.newestDigestAt}` : '',
     ].filter((x) => x !== '');
     output.out(
       `${s.source}: ${s.objects} objects, ${s.records} records, ${s.manifests} manifests${extra.length > 0 ? `, ${extra.join(', ')}` : ''}`,
