@@ -42,6 +42,12 @@ export interface SddpSimulatorOptions extends AliyunSimulatorOptions {
    * of its own (below the documented 100) would; pages are then cut at this size. @defaultValue 100
    */
   maxPageSize?: number;
+  /**
+   * Misbehaviour: also match items whose StartTime is up to this many ms past the asked EndTime,
+   * as a server with a looser bound would, so answers carry items outside the asked window.
+   * @defaultValue 0
+   */
+  endTimeSlackMs?: number;
 }
 
 /** One item a correct archive holds, as the SDDP provider emits it. */
@@ -69,6 +75,7 @@ export class SddpSimulator extends AliyunSimulatedApi {
   readonly #limit: number;
   readonly #toleranceMs: number;
   readonly #maxPageSize: number;
+  readonly #endTimeSlackMs: number;
   #nextId = 1;
   /** Calls refused by the per-account rate limit. */
   throttled = 0;
@@ -78,6 +85,7 @@ export class SddpSimulator extends AliyunSimulatedApi {
     this.#limit = options.limitPerSecond ?? 10;
     this.#toleranceMs = options.throttleToleranceMs ?? 50;
     this.#maxPageSize = options.maxPageSize ?? 100;
+    this.#endTimeSlackMs = options.endTimeSlackMs ?? 0;
     this.rpc = new AliyunRpcSimulator(API_VERSION, { DescribeDataMaskingRunHistory: (call) => this.#describe(call) }, options);
   }
 
@@ -119,6 +127,14 @@ export class SddpSimulator extends AliyunSimulatedApi {
     if (!item) throw new Error(`no run ${id}`);
     item.Status = status;
     if (status >= 1 && status <= 4) item.EndTime = Date.now();
+    return item;
+  }
+
+  /** Moves a run's StartTime (a pending run that starts, a record corrected by the service). */
+  moveRun(id: number, startTime: number): SddpMaskingRun {
+    const item = this.#items.find((i) => i.Id === id);
+    if (!item) throw new Error(`no run ${id}`);
+    item.StartTime = startTime;
     return item;
   }
 
@@ -180,7 +196,9 @@ export class SddpSimulator extends AliyunSimulatedApi {
     const matching = this.#items
       .filter(
         (i) =>
-          (start === undefined || i.StartTime >= start) && (end === undefined || i.StartTime <= end) && (!taskId || i.TaskId === taskId),
+          (start === undefined || i.StartTime >= start) &&
+          (end === undefined || i.StartTime <= end + this.#endTimeSlackMs) &&
+          (!taskId || i.TaskId === taskId),
       )
       .sort((a, b) => b.StartTime - a.StartTime || b.Id - a.Id);
     // A capping server pages by its own size, and says so in PageSize.
