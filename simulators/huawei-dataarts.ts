@@ -206,7 +206,9 @@ export class HuaweiDataArtsSimulator extends SimulatedApi {
     else if (order === 'shuffle') shuffle(records, this.#random);
     const number = records.length;
     const listed = this.#truncateTo === undefined ? records : records.slice(0, this.#truncateTo);
-    return { status: 200, headers: { 'x-request-id': huaweiRequestId() }, body: { records: listed, number } };
+    // The gateway's Date, by the simulator's clock (tests move it apart from the client's).
+    const date = new Date(this.#now()).toUTCString();
+    return { status: 200, headers: { 'x-request-id': huaweiRequestId(), date }, body: { records: listed, number } };
   }
 }
 

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { huaweiClientForSource, huaweiCloud, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
 import { chunkPages, verbatim } from './kit/index.js';
-import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
+import type {
+  CheckpointSummary,
+  CompletenessFigure,
+  Provider,
+  ProviderContext,
+  ProviderPage,
+  ProviderRecord,
+  SourceSpec,
+} from './provider.js';
 
 /**
  * DataArts Studio DataService: access logs of a cluster
@@ -23,9 +31,22 @@ import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, Provid
  * count (then remembers them, so the warning is not repeated for the same logs once a page is
  * committed). State is bounded by the traffic of L (keys) plus at most L one-second counters.
  *
+ * Times are bounded by the clocks: a log whose access_time is past both the server's `Date` and
+ * the local clock (a gateway clock running fast, a µs value, a year-2100 sentinel), allowing
+ * {@link FUTURE_TOLERANCE_MS}, is archived like any other but counts for the watermark only as
+ * that bound, so it cannot push the watermark past now and make every later log look late; it is
+ * reported (warning, guard metric), and its key stays in the checkpoint until the watermark
+ * reaches its time.
+ *
+ * Each poll states the server's `number` beside the logs it listed and those archived of them;
+ * a poll where they differ (a cut list, logs too late to archive) is kept as its own figure.
+ *
  * Known limits: a log later than 2L is taken as archived silently; a late log appearing in the same
  * second from which the server aged out an archived one is not detected (the counts balance).
  */
+
+/** Slack between the clocks (server `Date` has whole seconds) before an access_time counts as in the future. */
+const FUTURE_TOLERANCE_MS = 60_000;
 
 export const HUAWEI_DATAARTS_ACCESSLOG = 'huawei-dataarts-accesslog';
 
@@ -217,6 +238,10 @@ async function* pages(
     answerSchema,
   );
   const { number } = result.body;
+  // Now, by the later-agreeing of the two clocks: a log cannot have started after it.
+  const serverNow = Date.parse(result.headers.date ?? '');
+  const localNow = context.now();
+  const bound = Math.min(localNow, Number.isNaN(serverNow) ? localNow : serverNow) + FUTURE_TOLERANCE_MS;
   const entries = result.body.records.map(({ key, raw }): AccessLogEntry => {
     const id = dataArtsRecordId(key, raw);
     return { time: key.access_time, id, key: dataArtsRecordKey(id), raw };
@@ -265,14 +290,58 @@ async function* pages(
     checkpoint = { ...from, below: late.below };
   }
 
+  const future = fresh.filter((e) => e.time > bound);
+  if (future.length > 0) {
+    context.guard(
+      'dataarts-future-time',
+      {
+        logs: future.length,
+        newest: future.reduce((max, e) => Math.max(max, e.time), 0),
+        serverDate: result.headers.date,
+        localTime: new Date(localNow).toISOString(),
+      },
+      `${future.length} access log(s) have an access_time past the server's Date and the local clock; archived, but the watermark stays at now`,
+      future.length,
+    );
+  }
+
   const ordered = fresh.sort(compareEntries);
   const context_ = { projectId: params.projectId, instanceId: params.instanceId, isApi: params.isApi };
   const latenessMs = params.latenessSeconds * 1000;
-  yield* chunkPages(ordered, pageSize, (chunk) => {
-    const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: { ...context_ }, record: e.raw }));
-    checkpoint = advance(checkpoint, chunk, latenessMs);
-    return { records, checkpoint };
-  });
+  const pages = [
+    ...chunkPages(ordered, pageSize, (chunk) => {
+      const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: { ...context_ }, record: e.raw }));
+      checkpoint = advance(checkpoint, chunk, latenessMs, bound);
+      return { records, checkpoint };
+    }),
+  ];
+  // Stated when the poll archived something or falls short: an idle poll restates nothing.
+  const figure = listFigure(number, distinct.size, late.count, localNow);
+  if (pages.length > 0) pages[pages.length - 1]!.completeness = [figure];
+  else if (figure.note) pages.push({ records: [], checkpoint, completeness: [figure] });
+  yield* pages;
+}
+
+/**
+ * What one poll states: the server's `number` (the listed count when absent) against the logs
+ * archived of those listed (all but the late ones). A poll that falls short is its own stream,
+ * so the gap stays on record when later polls match again.
+ */
+function listFigure(number: number | undefined, listed: number, late: number, now: number): CompletenessFigure {
+  const stated = number ?? listed;
+  const archived = listed - late;
+  const notes = [
+    ...(stated > listed ? [`the server counted ${stated} access logs but listed ${listed}`] : []),
+    ...(late > 0 ? [`${late} listed later than latenessSeconds and not archived`] : []),
+  ];
+  return {
+    stream: notes.length > 0 ? `access log list at ${new Date(now).toISOString()}` : 'access log list',
+    unit: 'records',
+    stated,
+    archived,
+    at: now,
+    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+  };
 }
 
 /**
@@ -301,7 +370,7 @@ function countLate(from: DataArtsCheckpoint, older: readonly AccessLogEntry[]): 
 }
 
 /** The checkpoint after `chunk` (sorted, all new) has been archived on top of `from`. */
-function advance(from: DataArtsCheckpoint, chunk: readonly AccessLogEntry[], latenessMs: number): DataArtsCheckpoint {
+function advance(from: DataArtsCheckpoint, chunk: readonly AccessLogEntry[], latenessMs: number, bound: number): DataArtsCheckpoint {
   const last = chunk[chunk.length - 1];
   if (!last) return from;
   const byTime = new Map<number, Set<string>>(from.kept.map(([time, keys]) => [time, new Set(keys)]));
@@ -310,8 +379,9 @@ function advance(from: DataArtsCheckpoint, chunk: readonly AccessLogEntry[], lat
     keys.add(e.key);
     byTime.set(e.time, keys);
   }
-  // `from.kept` is ascending and the chunk sorted, so the newest is the later of their last times.
-  const newest = Math.max(from.kept.at(-1)?.[0] ?? -Infinity, last.time);
+  // `from.kept` is ascending and the chunk sorted, so the newest is the later of their last times;
+  // a time past the clocks' bound counts as the bound.
+  const newest = Math.min(bound, Math.max(from.kept.at(-1)?.[0] ?? -Infinity, last.time));
   // Never backwards: keys below the old watermark are gone, so lowering it would re-admit them.
   const watermark = Math.max(from.watermark ?? -Infinity, newest - latenessMs);
 
