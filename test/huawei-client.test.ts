@@ -289,7 +289,9 @@ describe('Huawei credentials and endpoints', () => {
     expect(huaweiDataArtsAccessLogProvider.defaultEndpoint(dataarts)).toBe('https://dayu.cn-north-4.myhuaweicloud.com');
     const dws = huaweiDwsAuditLogRecordsProvider.paramsSchema.parse({ projectId: 'p', clusterId: 'c', region: 'ap-southeast-1' });
     expect(huaweiDwsAuditLogRecordsProvider.defaultEndpoint(dws)).toBe('https://dws.ap-southeast-1.myhuaweicloud.com');
-    expect(huaweiDwsAuditLogRecordsProvider.defaultEndpoint({ projectId: 'p', clusterId: 'c' })).toBeUndefined();
+    expect(
+      huaweiDwsAuditLogRecordsProvider.defaultEndpoint({ projectId: 'p', clusterId: 'c', maxPendingSeconds: 1, maxPending: 1 }),
+    ).toBeUndefined();
     expect(huaweiDwsAuditLogRecordsProvider.paramsSchema.safeParse({ projectId: 'p', clusterId: 'c', extra: 1 }).success).toBe(false);
   });
 });

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { huaweiClientForSource, huaweiCloud, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
 import { chunkPages, verbatim } from './kit/index.js';
-import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, ProviderRecord, SourceSpec } from './provider.js';
+import type {
+  CheckpointSummary,
+  CompletenessFigure,
+  Provider,
+  ProviderContext,
+  ProviderPage,
+  ProviderRecord,
+  SourceSpec,
+} from './provider.js';
 
 /**
  * DWS: audit-log dump records of a cluster (`GET /v1.0/{project_id}/clusters/{cluster_id}/audit-log-records`).
@@ -22,6 +30,14 @@ import type { CheckpointSummary, Provider, ProviderContext, ProviderPage, Provid
  * Final states: anything but the in-progress values below (and a missing `result`). An unknown
  * in-progress value would be archived too early, an unknown final one would stay pending and
  * visible in `status`; the list errs toward the listed DWS states.
+ *
+ * Pending is bounded: a record in progress for `maxPendingSeconds` since it was first seen (a
+ * stuck job, an unknown final state) is archived in its current state with a warning, and one
+ * that is no longer listed that long is dropped with a warning and reported as a gap; beyond
+ * `maxPending` records the oldest are aged out alike.
+ *
+ * Each poll that archives something, or finds the list short of `count`, states `count` beside
+ * the records listed (final ones archived, the others pending).
  */
 
 export const HUAWEI_DWS_AUDIT_LOG_RECORDS = 'huawei-dws-audit-log-records';
@@ -39,12 +55,24 @@ export const dwsParamsSchema = z
       .string()
       .regex(/^[a-z0-9-]+$/, 'expected a region id such as cn-north-4')
       .optional(),
+    /**
+     * Longest a record may stay in progress (or unlisted while pending) after it was first seen
+     * before it is archived as it is (or dropped), with a warning. @defaultValue 604800 (7 days)
+     */
+    maxPendingSeconds: z
+      .number()
+      .int()
+      .positive()
+      .default(7 * 86_400),
+    /** Most records kept pending; beyond it the oldest are aged out (see maxPendingSeconds). @defaultValue 1000 */
+    maxPending: z.number().int().positive().default(1000),
   })
   .strict();
 
 export type DwsParams = z.infer<typeof dwsParamsSchema>;
 
-const pendingSchema = z.object({ id: z.string(), time: z.string(), result: z.string() }).strict();
+/** A record seen in progress: its id, ordering time and result then, and when it was first seen (ms). */
+const pendingSchema = z.object({ id: z.string(), time: z.string(), result: z.string(), seenAt: z.number().int().optional() }).strict();
 
 /**
  * `{ v: 1, floor: <executor_time> | null, recent: [[executor_time, id], …], pending: [{ id, time, result }, …] }`.
@@ -175,7 +203,10 @@ async function* pages(
     if (!seen || (!seen.final && entry.final)) listed.set(entry.id, entry);
   }
 
-  const pendingBefore = new Map(from.pending.map((p) => [p.id, p]));
+  const now = context.now();
+  const maxPendingMs = params.maxPendingSeconds * 1000;
+  // A checkpoint from before `seenAt` was kept: the wait starts now.
+  const pendingBefore = new Map(from.pending.map((p) => [p.id, { ...p, seenAt: p.seenAt ?? now }]));
   const recent = new Set(from.recent.map(([, id]) => id));
   const archivedAlready = (e: AuditEntry): boolean =>
     !pendingBefore.has(e.id) && (recent.has(e.id) || (from.floor !== null && e.time < from.floor));
@@ -188,14 +219,64 @@ async function* pages(
       if (!archivedAlready(entry)) toArchive.push(entry);
     } else if (!recent.has(entry.id)) {
       // Nothing RUNNING was ever archived, so a running record not in `recent` is tracked whatever its age.
-      pending.set(entry.id, { id: entry.id, time: entry.time, result: entry.result });
+      pending.set(entry.id, { id: entry.id, time: entry.time, result: entry.result, seenAt: pendingBefore.get(entry.id)?.seenAt ?? now });
     }
   }
+
+  // Bound pending: by age since first seen, then by count (oldest first).
+  const lost: DwsPending[] = [];
+  const byAge = sortedPending(pending).sort((a, b) => (a.seenAt ?? now) - (b.seenAt ?? now) || compareEntries(a, b));
+  const excess = Math.max(0, byAge.length - params.maxPending);
+  byAge.forEach((run, index) => {
+    if (index >= excess && now - (run.seenAt ?? now) < maxPendingMs) return;
+    const entry = listed.get(run.id);
+    if (entry && !entry.final) {
+      context.guard(
+        'dws-pending-aged-out',
+        { recordId: run.id, result: run.result, maxPendingSeconds: params.maxPendingSeconds, maxPending: params.maxPending },
+        'audit-log dump record still in progress after maxPendingSeconds (or beyond maxPending); archived in its current state',
+      );
+      toArchive.push(entry);
+    } else if (!entry) {
+      context.guard(
+        'dws-pending-lost',
+        { recordId: run.id, result: run.result, maxPendingSeconds: params.maxPendingSeconds },
+        'audit-log dump record pending but no longer listed after maxPendingSeconds; dropped without archiving (a gap)',
+      );
+      pending.delete(run.id);
+      lost.push(run);
+    }
+  });
   toArchive.sort(compareEntries);
   const ctx = { projectId: params.projectId, clusterId: params.clusterId };
 
   // Newly running jobs change what `status` reports even when nothing is archived.
-  yield { records: [], checkpoint: { ...from, pending: sortedPending(pending) } };
+  const figures = [
+    ...lost.map(
+      (run): CompletenessFigure => ({
+        stream: `record ${run.id}`,
+        unit: 'records',
+        stated: 1,
+        archived: 0,
+        at: now,
+        note: `dump record of ${run.time} was ${run.result} and is no longer listed`,
+      }),
+    ),
+  ];
+  const inProgress = [...listed.values()].filter((e) => !e.final && !toArchive.includes(e)).length;
+  const stated = result.body.count ?? listed.size;
+  const short = stated > listed.size;
+  const listFigure: CompletenessFigure = {
+    stream: short ? `audit-log record list at ${new Date(now).toISOString()}` : 'audit-log record list',
+    unit: 'records',
+    stated,
+    archived: listed.size - inProgress,
+    ...(inProgress > 0 ? { pending: inProgress } : {}),
+    at: now,
+    ...(short ? { note: `the server counted ${stated} dump records but listed ${listed.size}` } : {}),
+  };
+  if (short || toArchive.length > 0) figures.push(listFigure);
+  yield { records: [], checkpoint: { ...from, pending: sortedPending(pending) }, ...(figures.length > 0 ? { completeness: figures } : {}) };
 
   let window: [string, string][] = [...from.recent];
   let floor = from.floor;
