@@ -8,6 +8,7 @@ export class ArchiverMetrics {
   readonly #objects: Counter<'source'>;
   readonly #drains: Counter<'source' | 'outcome'>;
   readonly #duration: Histogram<'source'>;
+  readonly #guards: Counter<'source' | 'guard'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'log_archiver_' });
@@ -36,6 +37,12 @@ export class ArchiverMetrics {
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800],
       registers: [this.registry],
     });
+    this.#guards = new Counter({
+      name: 'log_archiver_provider_guard_events_total',
+      help: 'Times a provider API did something its documents do not promise and the provider guarded against it, by guard',
+      labelNames: ['source', 'guard'],
+      registers: [this.registry],
+    });
   }
 
   /** Starts every source's counters at 0, so a series exists from the first scrape (rate() and absent() work). */
@@ -56,6 +63,7 @@ export class ArchiverMetrics {
       this.#records.inc({ source }, result.records);
       this.#objects.inc({ source }, result.objects);
       this.#duration.observe({ source }, result.durationMs / 1000);
+      for (const [guard, count] of Object.entries(result.guards)) this.#guards.inc({ source, guard }, count);
     }
   }
 }

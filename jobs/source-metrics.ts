@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { CheckpointStore, RunStatus } from '../src/checkpoints/index.js';
+import { completenessDifference } from '../src/completeness/index.js';
 import type { SourceConfig } from '../src/config/index.js';
 
 const CACHE_MS = 1_000;
@@ -50,6 +51,28 @@ export function registerSourceMetrics(registry: Registry, sources: readonly Sour
   gauge('log_archiver_source_failing', '1 when the last drain of the source failed (its error is newer than its last success)', (s) =>
     failing(s) ? 1 : 0,
   );
+  gauge(
+    'log_archiver_completeness_gap_streams',
+    'Streams or windows whose provider-stated total differs from what is archived (as status and reconcile report them)',
+    (s) => (s?.completeness ?? []).filter((f) => completenessDifference(f) !== 0).length,
+  );
+  new Gauge({
+    name: 'log_archiver_completeness_missing',
+    help: 'Records or bytes the providers stated and the archive lacks, summed over the gap streams of each source',
+    labelNames: ['source', 'unit'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [source, status] of await statuses()) {
+        for (const unit of ['records', 'bytes'] as const) {
+          const missing = (status?.completeness ?? [])
+            .filter((f) => f.unit === unit)
+            .reduce((sum, f) => sum + Math.max(0, completenessDifference(f)), 0);
+          this.set({ source, unit }, missing);
+        }
+      }
+    },
+  });
   new Gauge({
     name: 'log_archiver_last_error_info',
     help: 'The error code of each source whose last drain failed (value 1)',

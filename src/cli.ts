@@ -4,6 +4,7 @@ import { EXIT_CODES, EXIT_USAGE, exitCodeForError } from './commands/exit-codes.
 import { exportRecords } from './commands/export.js';
 import { printError, processOutput } from './commands/output.js';
 import { routeToLogger } from './commands/route-to-logger.js';
+import { reconcile } from './commands/reconcile.js';
 import { runOnce } from './commands/run-once.js';
 import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
@@ -123,6 +124,17 @@ async function main(argv: string[]): Promise<{ code: number; logger: Logger | un
     .requiredOption('--reason <text>', 'why (kept in the archive)')
     .action(async (options: { config: string; reason: string }) => {
       code = await handover(options, output, logger);
+    });
+
+  program
+    .command('reconcile')
+    .description('compare archived counts with the totals the providers stated: 0 all archived, 1 a gap (named), 3 storage unreachable')
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .option('-s, --source <id...>', 'only these sources')
+    .option('--since <time>', 'only streams and windows starting at or after this ISO-8601 time or date')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { config: string; source?: string[]; since?: string; json?: boolean }) => {
+      code = await reconcile(options, output, logger);
     });
 
   program

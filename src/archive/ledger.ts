@@ -1,3 +1,4 @@
+import type { CompletenessFigure } from '../completeness/index.js';
 import {
   ArchiverError,
   ArchiveFormatError,
@@ -53,6 +54,8 @@ export interface CommitRequest {
   checkpointBefore: unknown;
   checkpointAfter: unknown;
   requestIds: string[];
+  /** Provider-stated totals of the object's streams, recorded in the manifest when given. */
+  completeness?: CompletenessFigure[] | undefined;
 }
 
 /** Where recovery found a source: the committed head and the checkpoint to resume from. */
@@ -382,6 +385,7 @@ export class ManifestLedger {
       lastId: batch.lastId,
       checkpointBefore: request.checkpointBefore,
       requestIds: request.requestIds,
+      ...(request.completeness?.length ? { completeness: request.completeness } : {}),
     };
     const encoded = encodeEntry(entry, this.options.keys);
     const mkey = manifestKey(source, seq);

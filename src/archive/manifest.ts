@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { completenessFigureSchema } from '../completeness/index.js';
 import { type KeyRing, signatureSchema, type SignatureCheck } from './signing.js';
 
 const sha = z.string().regex(/^[0-9a-f]{64}$/);
@@ -35,6 +36,8 @@ export const dataManifestSchema = z.object({
   lastId: z.string(),
   checkpointBefore: z.unknown(),
   requestIds: z.array(z.string()),
+  /** What the provider stated exists for the streams or windows of this object, beside what was archived (reconcile). */
+  completeness: z.array(completenessFigureSchema).optional(),
 });
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { completenessFigureSchema } from '../completeness/index.js';
 import type { Lease } from '../leases/index.js';
 
 export const headRefSchema = z.object({
@@ -40,7 +41,24 @@ export const runStatusSchema = z.object({
   lastRunAt: z.string().optional(),
   lastSuccessAt: z.string().optional(),
   lastError: z.object({ at: z.string(), code: z.string(), message: z.string() }).optional(),
-  lastDrain: z.object({ records: z.number(), objects: z.number(), pages: z.number(), durationMs: z.number() }).optional(),
+  lastDrain: z
+    .object({
+      records: z.number(),
+      objects: z.number(),
+      pages: z.number(),
+      durationMs: z.number(),
+      /** Guard events of the provider in that drain (behaviours its API does not promise), by guard. */
+      guards: z.record(z.string(), z.number()).optional(),
+      /** Streams the provider stated totals for in that drain. */
+      stated: z.number().optional(),
+    })
+    .optional(),
+  /**
+   * The latest provider-stated figure per stream (what `status`, metrics and `reconcile` show),
+   * bounded: every stream with a difference (a gap, or more archived than stated; up to 200),
+   * and the most recent others (up to 300). Figures of drains that wrote no object are only here.
+   */
+  completeness: z.array(completenessFigureSchema).optional(),
 });
 
 export type RunStatus = z.infer<typeof runStatusSchema>;

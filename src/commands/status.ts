@@ -1,3 +1,4 @@
+import { completenessDifference, type CompletenessFigure } from '../completeness/index.js';
 import type { ArchiverConfig, SourceConfig } from '../config/index.js';
 import { loadConfig } from '../config/index.js';
 import { getProvider } from '../providers/index.js';
@@ -32,6 +33,10 @@ export interface SourceStatus {
   lastObject: string | null;
   /** Damage near the head that stops the source until acknowledged (status, logs and the drain say so); empty when intact. */
   damage: string[];
+  /** The provider-stated totals of the latest drains (what `reconcile` and the completeness metrics report). */
+  completeness: { streams: number; gaps: (CompletenessFigure & { difference: number })[] };
+  /** Guard events of the last drain: API behaviours the provider guarded against. */
+  guards: Record<string, number>;
 }
 
 /** Per source: schedule, next run, checkpoint, last success, lag, last error, totals, last object, damage. */
@@ -58,6 +63,12 @@ export async function status(options: { config: string; json?: boolean }, output
         output.out(`  last success: ${row.lastSuccessAt ?? 'never'}${lag}`);
         output.out(`  last error:   ${row.lastError ? `${row.lastError.at} ${row.lastError.code}: ${row.lastError.message}` : 'none'}`);
         output.out(`  last object:  ${row.lastObject ?? 'none'}`);
+        const gaps = row.completeness.gaps.map((g) => `${g.stream} (stated ${g.stated}, archived ${g.archived} ${g.unit})`);
+        output.out(
+          `  completeness: ${row.completeness.streams} stream(s) stated; ${gaps.length === 0 ? 'no gap' : `${gaps.length} differ: ${gaps.join('; ')}`}`,
+        );
+        const guards = Object.entries(row.guards);
+        if (guards.length > 0) output.out(`  guards:       ${guards.map(([g, n]) => `${g} ×${n}`).join(', ')} (last drain)`);
         for (const d of row.damage) output.out(`  DAMAGE:       ${d}`);
       }
     }
@@ -111,6 +122,14 @@ async function collect(config: ArchiverConfig, runtime: Runtime): Promise<Source
       head: assessment.top,
       lastObject: entry?.kind === 'data' ? entry.key : null,
       damage,
+      completeness: {
+        streams: run?.completeness?.length ?? 0,
+        gaps: (run?.completeness ?? []).flatMap((f) => {
+          const difference = completenessDifference(f);
+          return difference === 0 ? [] : [{ ...f, difference }];
+        }),
+      },
+      guards: run?.lastDrain?.guards ?? {},
     });
   }
   return rows;

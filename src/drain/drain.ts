@@ -7,7 +7,7 @@ import type { CredentialServices } from '../credentials/index.js';
 import type { HttpClient, RetryPolicy } from '../http/index.js';
 import type { LeaseManager } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
-import { getProvider, providerContext, readPages, type Provider, type ReadPage } from '../providers/index.js';
+import { getProvider, providerContext, readPages, type CompletenessFigure, type Provider, type ReadPage } from '../providers/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
 import { renderEnvelopes } from './envelope.js';
 import { BatchSpool } from './spool.js';
@@ -60,6 +60,10 @@ export interface DrainResult {
   head: HeadRef | null;
   /** Keys written in this drain. */
   keys: string[];
+  /** Guard events of the provider (behaviours its API does not promise), by guard name. */
+  guards: Record<string, number>;
+  /** What the provider stated in this drain (the latest figure per stream), whether or not it reached a manifest. */
+  completeness: CompletenessFigure[];
 }
 
 /** The drain stopped after committing what it had; carries the progress made before the error. */
@@ -93,7 +97,20 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
   // `fencingToken`, not `token`: the logger redacts `token` (IAM tokens are secrets), and a fencing
   // token is what ties a drain to the keys it wrote (`<seq>-<token>`).
   log.info({ fencingToken: lease.token }, 'drain started');
-  const result: DrainResult = { source: source.id, records: 0, objects: 0, pages: 0, durationMs: 0, head: null, keys: [] };
+  const result: DrainResult = {
+    source: source.id,
+    records: 0,
+    objects: 0,
+    pages: 0,
+    durationMs: 0,
+    head: null,
+    keys: [],
+    guards: {},
+    completeness: [],
+  };
+  // Latest figure per stream: of this drain, and of the batch in hand (recorded in its manifest).
+  const stated = new Map<string, CompletenessFigure>();
+  const batchStated = new Map<string, CompletenessFigure>();
   let spool: BatchSpool | undefined;
   try {
     const cached = await deps.checkpoints.load(source.id);
@@ -118,6 +135,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       { http: deps.http, rateLimiter: deps.rateLimiter, logger: deps.logger, signal: stop, retry: deps.providerRetry, now },
       { id: source.id, provider: source.provider },
     );
+    result.guards = context.guards as Record<string, number>;
     const spec = {
       id: source.id,
       provider: source.provider,
@@ -154,9 +172,11 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
             checkpointBefore: batchStart,
             checkpointAfter: checkpoint,
             requestIds,
+            completeness: [...batchStated.values()],
           },
           storageSignal,
         );
+        batchStated.clear();
         await spool.discard();
         spool = undefined;
         // The entry is committed whatever happens to the cache: a fenced save only means a newer
@@ -190,6 +210,12 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
           if (next.done) break;
           const page = next.value;
           result.pages += 1;
+          for (const figure of page.completeness ?? []) {
+            for (const map of [stated, batchStated]) {
+              map.delete(figure.stream);
+              map.set(figure.stream, figure);
+            }
+          }
           if (page.records.length > 0) {
             const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
             const lineBytes = Buffer.byteLength(lines);
@@ -231,6 +257,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       await pages.return?.(undefined);
       await spool?.discard();
       spool = undefined;
+      batchStated.clear();
       failure = undefined;
       if (pass >= MAX_PASSES) throw conflict;
       log.warn({ seq: conflict.seq, pass }, 'another writer committed this entry first; continuing from its commit');
@@ -249,6 +276,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     throw new DrainFailedError(source.id, result, error);
   } finally {
     await spool?.discard();
+    result.completeness = [...stated.values()];
     result.durationMs = Date.now() - started;
     // Logged before the release, so that per source these intervals never overlap.
     log.info(

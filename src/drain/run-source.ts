@@ -1,3 +1,4 @@
+import { completenessDifference, type CompletenessFigure } from '../completeness/index.js';
 import type { SourceConfig } from '../config/index.js';
 import { ArchiverError, LeaseBusyError, ShutdownError } from '../errors/index.js';
 import { DrainFailedError, drainSource, type DrainDeps, type DrainResult, type DrainSignals } from './drain.js';
@@ -21,6 +22,7 @@ export async function runSource(deps: DrainDeps, source: SourceConfig, signals: 
         lastRunAt: at,
         lastSuccessAt: new Date().toISOString(),
         lastDrain: drainSummary(result),
+        completeness: mergeFigures(previous.completeness, result.completeness),
       }),
     );
     return { status: 'ok', result };
@@ -38,7 +40,9 @@ export async function runSource(deps: DrainDeps, source: SourceConfig, signals: 
             ...previous,
             lastRunAt: at,
             lastSuccessAt: new Date().toISOString(),
-            ...(progress ? { lastDrain: drainSummary(progress) } : {}),
+            ...(progress
+              ? { lastDrain: drainSummary(progress), completeness: mergeFigures(previous.completeness, progress.completeness) }
+              : {}),
           }),
         );
       }
@@ -51,6 +55,7 @@ export async function runSource(deps: DrainDeps, source: SourceConfig, signals: 
         ...previous,
         lastRunAt: at,
         lastError: { at: new Date().toISOString(), code, message: inner.message },
+        ...(progress ? { completeness: mergeFigures(previous.completeness, progress.completeness) } : {}),
       }),
     );
     deps.logger.error(
@@ -66,8 +71,40 @@ export async function runSource(deps: DrainDeps, source: SourceConfig, signals: 
   }
 }
 
-function drainSummary(result: DrainResult): { records: number; objects: number; pages: number; durationMs: number } {
-  return { records: result.records, objects: result.objects, pages: result.pages, durationMs: result.durationMs };
+function drainSummary(result: DrainResult): {
+  records: number;
+  objects: number;
+  pages: number;
+  durationMs: number;
+  guards?: Record<string, number>;
+  stated?: number;
+} {
+  return {
+    records: result.records,
+    objects: result.objects,
+    pages: result.pages,
+    durationMs: result.durationMs,
+    ...(Object.keys(result.guards).length > 0 ? { guards: { ...result.guards } } : {}),
+    ...(result.completeness.length > 0 ? { stated: result.completeness.length } : {}),
+  };
+}
+
+/** Figures the run status keeps per source: streams with a difference, and the others. */
+const KEPT_GAPS = 200;
+const KEPT_OTHERS = 300;
+
+/** `figures` (this drain's, the latest per stream) laid over `previous`, bounded (see RunStatus.completeness). */
+function mergeFigures(previous: readonly CompletenessFigure[] | undefined, figures: readonly CompletenessFigure[]): CompletenessFigure[] {
+  const latest = new Map((previous ?? []).map((f) => [f.stream, f]));
+  for (const figure of figures) {
+    latest.delete(figure.stream);
+    latest.set(figure.stream, figure);
+  }
+  const all = [...latest.values()];
+  const gaps = all.filter((f) => completenessDifference(f) !== 0).slice(-KEPT_GAPS);
+  const others = all.filter((f) => completenessDifference(f) === 0).slice(-KEPT_OTHERS);
+  const kept = new Set([...gaps, ...others]);
+  return all.filter((f) => kept.has(f));
 }
 
 /** A shutdown ended the drain: ShutdownError, or an abort raised by the stop/abort signals. */

@@ -6,6 +6,7 @@ export type {
   ProviderServices,
   SourceSpec,
   CheckpointSummary,
+  CompletenessFigure,
 } from './provider.js';
 export type { Cloud } from './cloud.js';
 export { providerContext, readPages, type ReadPage } from './kit/index.js';

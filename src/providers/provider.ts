@@ -1,10 +1,13 @@
 import type { ZodType, ZodTypeDef } from 'zod';
+import type { CompletenessFigure } from '../completeness/index.js';
 import type { ProviderResponseError, ProviderStreamError } from '../errors/index.js';
 import type { CallLog, HttpClient, RetryPolicy } from '../http/index.js';
 import type { Logger } from '../observability/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
 import type { SharedCredentials } from '../credentials/index.js';
 import type { Cloud } from './cloud.js';
+
+export type { CompletenessFigure } from '../completeness/index.js';
 
 /** One record as a provider hands it to the pipeline. */
 export interface ProviderRecord {
@@ -14,27 +17,6 @@ export interface ProviderRecord {
   context: Record<string, unknown>;
   /** The provider's item verbatim (DataWorks: `{ offset, line }`). */
   record: unknown;
-}
-
-/**
- * What the provider says exists in one stream or window, beside what is archived of it: the
- * figures `reconcile` compares. A later figure of the same `stream` replaces an earlier one.
- */
-export interface CompletenessFigure {
-  /** The stream or window, stable across drains (`run 10001`, `window 2026-01-01T00:00:00.000Z`). */
-  stream: string;
-  /** What the count is of: records, or bytes (DataWorks logs). */
-  unit: 'records' | 'bytes';
-  /** The provider's own figure (SDDP `TotalCount`, DWS `count`, DataArts `number`, a log's length at NextOffset -1). */
-  stated: number;
-  /** How much of it is in the archive. */
-  archived: number;
-  /** Part of `stated` legitimately not archived yet (runs not final); not a gap. @defaultValue 0 */
-  pending?: number;
-  /** Start (ms since the epoch) of the time the stream covers, for `reconcile --since`. */
-  at: number;
-  /** Why the figures differ, when the provider knows (`3 items outside the asked window`). */
-  note?: string;
 }
 
 /** What a provider yields: records, and the checkpoint after them. */

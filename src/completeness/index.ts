@@ -1,0 +1,1 @@
+export { completenessFigureSchema, completenessDifference, type CompletenessFigure } from './figure.js';
