@@ -66,7 +66,18 @@ describe('README examples', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const help = (args: string[]): string => spawnSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' }).stdout;
     const commands = [...help([]).matchAll(/^ {2}([a-z-]+) \[?/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
-    expect(commands.sort()).toEqual(['acknowledge', 'demo', 'export', 'handover', 'run-once', 'status', 'validate', 'verify', 'worker']);
+    expect(commands.sort()).toEqual([
+      'acknowledge',
+      'demo',
+      'export',
+      'handover',
+      'reconcile',
+      'run-once',
+      'status',
+      'validate',
+      'verify',
+      'worker',
+    ]);
     for (const command of commands) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`log-archiver ${command}`));
       expect(row, `README commands table has no row for ${command}`).toBeDefined();

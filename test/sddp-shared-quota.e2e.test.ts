@@ -22,6 +22,7 @@ describe('Data Security Center quota shared by three workers', () => {
     expect(result.duplicated).toBe(0);
     expect(result.throttled).toBe(0);
     expect(result.peakPerSecond).toBeLessThanOrEqual(10);
-    expect(result.calls).toBeGreaterThan(90);
+    // Each source costs at least ceil(90 / 3) calls: the quota was really shared.
+    expect(result.calls).toBeGreaterThanOrEqual(90);
   });
 });
