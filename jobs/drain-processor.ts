@@ -11,6 +11,15 @@ export interface DrainJobResult {
   status: 'ok' | 'busy' | 'stopped';
   records: number;
   objects: number;
+  /** False when the drain yielded at `worker.maxDrainTime` and the source was queued again. */
+  caughtUp?: boolean;
+}
+
+/** How the processor keeps drains fair: their time limit, and how the rest of a source is queued. */
+export interface FairDrains {
+  maxDrainMs: number;
+  /** Queues another drain of the source behind the waiting ones. */
+  requeue(sourceId: string): Promise<void>;
 }
 
 /**
@@ -23,15 +32,20 @@ export function createDrainProcessor(
   sources: ReadonlyMap<string, SourceConfig>,
   signals: DrainSignals,
   metrics?: ArchiverMetrics,
+  fair?: FairDrains,
 ): (job: Job<DrainJobData>) => Promise<DrainJobResult> {
   return async (job) => {
     const source = sources.get(job.data.sourceId);
     if (!source) throw new UnrecoverableError(`source ${job.data.sourceId} is not in this worker's config`);
-    const outcome = await runSource(deps, source, signals);
+    const outcome = await runSource(deps, source, fair ? { ...signals, maxDrainMs: fair.maxDrainMs } : signals);
     metrics?.record(outcome);
     switch (outcome.status) {
-      case 'ok':
-        return { source: source.id, status: 'ok', records: outcome.result.records, objects: outcome.result.objects };
+      case 'ok': {
+        const { records, objects, caughtUp } = outcome.result;
+        // The rest of a backlog goes behind the sources already waiting, not ahead of them.
+        if (!caughtUp && fair) await fair.requeue(source.id);
+        return { source: source.id, status: 'ok', records, objects, caughtUp };
+      }
       case 'busy':
         return { source: source.id, status: 'busy', records: 0, objects: 0 };
       case 'stopped':

@@ -4,6 +4,9 @@ import type { RedisClient } from '../src/redis/index.js';
 /** Name of the one queue every drain job goes through; `redis.prefix` namespaces it. */
 export const DRAIN_QUEUE = 'drain';
 
+/** Options of every drain job, scheduled or queued again: no BullMQ retry (the next run resumes), bounded history. */
+export const DRAIN_JOB_OPTIONS = { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 } } as const;
+
 /** Payload of a drain job: which source to drain. Everything else comes from the worker's config. */
 export interface DrainJobData {
   sourceId: string;

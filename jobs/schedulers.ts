@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from '../src/redis/index.js';
 import type { SourceConfig } from '../src/config/index.js';
 import type { Logger } from '../src/observability/index.js';
-import { createDrainQueue, type DrainJobData } from './queue.js';
+import { createDrainQueue, DRAIN_JOB_OPTIONS, type DrainJobData } from './queue.js';
 
 const SCHEDULER_PREFIX = 'source:';
 
@@ -29,7 +29,7 @@ export async function syncSchedulers(queue: Queue<DrainJobData>, sources: readon
     await queue.upsertJobScheduler(id, repeat, {
       name: 'drain',
       data: { sourceId: source.id },
-      opts: { attempts: 1, removeOnComplete: { count: 200 }, removeOnFail: { count: 1000 } },
+      opts: DRAIN_JOB_OPTIONS,
     });
   }
   const existing = await queue.getJobSchedulers(0, -1);

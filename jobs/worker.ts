@@ -6,7 +6,7 @@ import { ArchiverMetrics } from './metrics.js';
 import { openRuntime } from '../src/runtime.js';
 import { onShutdownSignals } from '../src/shutdown.js';
 import { createDrainProcessor, type DrainJobResult } from './drain-processor.js';
-import { createDrainQueue, DRAIN_QUEUE, type DrainJobData } from './queue.js';
+import { createDrainQueue, DRAIN_JOB_OPTIONS, DRAIN_QUEUE, type DrainJobData } from './queue.js';
 import { DASHBOARD_PATH, serveWorkerHttp } from './http-server.js';
 import { Readiness } from './readiness.js';
 import { syncSchedulers } from './schedulers.js';
@@ -37,7 +37,13 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   let stopping = false;
   const worker = new Worker<DrainJobData, DrainJobResult>(
     DRAIN_QUEUE,
-    createDrainProcessor(runtime.deps, sources, { stop: stop.signal, abort: abort.signal }, metrics),
+    createDrainProcessor(runtime.deps, sources, { stop: stop.signal, abort: abort.signal }, metrics, {
+      maxDrainMs: config.worker.maxDrainMs,
+      requeue: async (sourceId) => {
+        // One continuation at a time per source: a second yield while one waits adds nothing.
+        await queue.add('drain', { sourceId }, { ...DRAIN_JOB_OPTIONS, deduplication: { id: `continue:${sourceId}` } });
+      },
+    }),
     { connection: workerConnection, prefix, concurrency: config.worker.concurrency, autorun: false },
   );
   worker.on('completed', (job, result) => {

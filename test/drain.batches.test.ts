@@ -189,4 +189,24 @@ describe('drainSource with a fake provider', () => {
       [{ cursor: 1 }, { cursor: 2 }],
     ]);
   });
+
+  it('yields at maxDrainMs with what it read committed, and the next drains resume from the checkpoint until caught up', async () => {
+    script = steps(2, 2, 2, 3);
+    const drains: { records: number; caughtUp: boolean }[] = [];
+    // maxDrainMs 0: every drain reads one page (never none), commits it and yields.
+    for (let i = 0; i < 6; i += 1) {
+      const { records, caughtUp } = await drainSource(runtime.deps, SOURCE, { maxDrainMs: 0 });
+      drains.push({ records, caughtUp });
+      if (caughtUp) break;
+    }
+    expect(drains).toEqual([
+      { records: 2, caughtUp: false },
+      { records: 2, caughtUp: false },
+      { records: 2, caughtUp: false },
+      { records: 3, caughtUp: false },
+      { records: 0, caughtUp: true },
+    ]);
+    expect((await objects()).ids).toEqual(range(1, 9));
+    expect((await savedState())?.position).toEqual({ cursor: 4 });
+  });
 });

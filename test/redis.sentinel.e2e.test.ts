@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys } from '../src/redis/index.js';
 import { WorkerProcess, World } from './chaos/harness.js';
 import { runWorkers } from './helpers/worker-run.js';
-import { SENTINEL_PASSWORD, TEST_ACL, startSentinelDeployment, withAdmin, type SentinelDeployment } from './helpers/redis-topologies.js';
+import { TEST_ACL, sentinelRedisSection, startSentinelDeployment, withAdmin, type SentinelDeployment } from './helpers/redis-topologies.js';
 
 /** Drains started and not yet finished right now, over all workers. */
 function drainsInProgress(workers: WorkerProcess[]): number {
@@ -38,12 +38,7 @@ describe('worker on Redis Sentinel', () => {
       // Three renewals' worth longer than a failover here (about 1.2 s): a lease the new master has outlives it.
       leaseTtl: '6s',
       every: '300ms',
-      redis: {
-        sentinel: { name: sentinel.name, nodes: sentinel.sentinelNodes, password: SENTINEL_PASSWORD },
-        username: TEST_ACL.username,
-        password: TEST_ACL.password,
-        prefix: 'sentinel-e2e',
-      },
+      redis: sentinelRedisSection(sentinel, 'sentinel-e2e'),
     });
     // Retried throttling and 503s make drains last long enough to be cut by the failover.
     world.fleet.setFaultRate(0.15, ['throttle', 'server']);

@@ -25,6 +25,8 @@ export interface ArchiverConfig {
   worker: {
     concurrency: number;
     leaseTtlMs: number;
+    /** Worker drains yield after this long (fairness); run-once ignores it. */
+    maxDrainMs: number;
     shutdownTimeoutMs: number;
     metricsPort: number | undefined;
     metricsHost: string;

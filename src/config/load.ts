@@ -237,6 +237,7 @@ function validate(
     worker: {
       concurrency: data.worker.concurrency,
       leaseTtlMs: data.worker.leaseTtl,
+      maxDrainMs: data.worker.maxDrainTime,
       shutdownTimeoutMs: data.worker.shutdownTimeout,
       metricsPort: data.worker.metricsPort,
       metricsHost: data.worker.metricsHost,

@@ -73,6 +73,12 @@ export const workerSchema = z
     concurrency: z.number().int().min(1).max(64).default(2),
     /** Lease time-to-live; renewed every third of it while draining. @defaultValue 60s */
     leaseTtl: duration.default(60_000).refine((ms) => ms >= 3_000, 'expected at least 3s: a lease is renewed every third of it'),
+    /**
+     * Longest one worker drain reads a source before it commits what it read and yields its slot;
+     * the source is queued again behind the others and resumes from its checkpoint, so a huge
+     * backlog cannot starve other sources. (`run-once` always drains until caught up.) @defaultValue 5m
+     */
+    maxDrainTime: duration.default(300_000).refine((ms) => ms >= 1_000, 'expected at least 1s'),
     /** Time SIGTERM gives a drain to flush and commit before it is abandoned. @defaultValue 30s */
     shutdownTimeout: duration.default(30_000).refine((ms) => ms <= 86_400_000, 'expected at most 1d'),
     /** Port of the worker's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`, `/dashboard`); off when unset. */

@@ -39,6 +39,12 @@ export interface DrainSignals {
   abort?: AbortSignal;
   /** Called after every page with the progress so far (run-once's live display). */
   onProgress?: (progress: DrainProgress) => void;
+  /**
+   * Longest the drain reads before it commits what it read and returns, not caught up, so that a
+   * source with a huge backlog frees its worker slot for other sources (the worker re-queues the
+   * rest). At least one page is read whatever the limit. @defaultValue none (until caught up)
+   */
+  maxDrainMs?: number;
 }
 
 /** How far a drain has got; `records` counts records read, `committed` those already durable. */
@@ -64,6 +70,8 @@ export interface DrainResult {
   guards: Record<string, number>;
   /** What the provider stated in this drain (the latest figure per stream), whether or not it reached a manifest. */
   completeness: CompletenessFigure[];
+  /** False when the drain stopped at `maxDrainMs` with more to read: the rest is for the next drain. */
+  caughtUp: boolean;
 }
 
 /** The drain stopped after committing what it had; carries the progress made before the error. */
@@ -107,6 +115,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     keys: [],
     guards: {},
     completeness: [],
+    caughtUp: true,
   };
   // Latest figure per stream: of this drain, and of the batch in hand (recorded in its manifest).
   const stated = new Map<string, CompletenessFigure>();
@@ -148,6 +157,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     let stream: Record<string, unknown> | undefined;
     let failure: unknown;
 
+    const yieldAt = signals.maxDrainMs === undefined ? Number.POSITIVE_INFINITY : started + signals.maxDrainMs;
     // One pass from a recovered head; a commit another writer outran starts a new pass from the winner's.
     for (let pass = 1; ; pass += 1) {
       let head = recovered.head;
@@ -199,6 +209,12 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       let conflict: CommitConflictError | undefined;
       try {
         for (;;) {
+          if (result.pages > 0 && Date.now() >= yieldAt) {
+            // Fairness: what was read is committed below; the next drain resumes from its checkpoint.
+            result.caughtUp = false;
+            await pages.return?.(undefined);
+            break;
+          }
           let next: IteratorResult<ReadPage<unknown>>;
           try {
             if (stop.aborted) throw stop.reason ?? new ShutdownError();
@@ -280,7 +296,13 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     result.durationMs = Date.now() - started;
     // Logged before the release, so that per source these intervals never overlap.
     log.info(
-      { fencingToken: lease.token, records: result.records, objects: result.objects, durationMs: result.durationMs },
+      {
+        fencingToken: lease.token,
+        records: result.records,
+        objects: result.objects,
+        durationMs: result.durationMs,
+        caughtUp: result.caughtUp,
+      },
       'drain finished',
     );
     await lease.release();

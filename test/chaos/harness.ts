@@ -29,6 +29,8 @@ export interface DrainEvent {
   token: string;
   kind: 'started' | 'finished';
   at: number;
+  /** On `finished`: false when the drain yielded at worker.maxDrainTime with more to read. */
+  caughtUp?: boolean;
 }
 
 /** Lines that mean a worker process is in trouble beyond what a drain reports. */
@@ -152,6 +154,7 @@ export class WorkerProcess {
       removed?: unknown[];
       code?: string;
       fencingToken?: string;
+      caughtUp?: boolean;
     };
     try {
       entry = JSON.parse(line) as typeof entry;
@@ -174,6 +177,7 @@ export class WorkerProcess {
         token: entry.fencingToken ?? '',
         kind: entry.msg === 'drain started' ? 'started' : 'finished',
         at: Date.parse(entry.time),
+        ...(entry.caughtUp === undefined ? {} : { caughtUp: entry.caughtUp }),
       });
     }
   }

@@ -96,6 +96,16 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** The config's `redis` section for a Sentinel deployment: its sentinels, their password, the ACL user. */
+export function sentinelRedisSection(sentinel: SentinelDeployment, prefix: string): Record<string, unknown> {
+  return {
+    sentinel: { name: sentinel.name, nodes: sentinel.sentinelNodes, password: SENTINEL_PASSWORD },
+    username: TEST_ACL.username,
+    password: TEST_ACL.password,
+    prefix,
+  };
+}
+
 /** Master, replicas and sentinels on loopback, with ACL users and password-protected sentinels. */
 export interface SentinelDeployment {
   readonly name: string;
