@@ -192,7 +192,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
           result.pages += 1;
           if (page.records.length > 0) {
             const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
-            const lineBytes = Buffer.byteLength(lines);
+            const lineBytes = lines.length;
             // Pages are never split (a checkpoint exists only between pages), so a batch that this
             // page would overflow is committed first; only a page larger than a batch by itself
             // makes an object exceed the limits.
@@ -200,7 +200,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
               await commit();
             }
             spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
-            await spool.write(lines, lineBytes, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
+            await spool.write(lines, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
             saved = false;
           } else if (JSON.stringify(page.checkpoint) !== JSON.stringify(checkpoint)) {
             saved = false;
