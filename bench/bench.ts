@@ -525,6 +525,8 @@ async function main(): Promise<number> {
     simulators: { peakRssBytes: simulatorsPeakRss, dataworksRuns: simSpec.dataworks, oosExecutions: simSpec.oos },
     cases: figures,
     memory,
+    rawBounds: Object.fromEntries(rawBounds),
+    ratios,
     verify: verifyFigures,
     totalRecords,
     totalWallSec: totalWall,
