@@ -19,7 +19,8 @@
  *           --keep             keep the temp directory (archives, state, S3 data)
  *           BENCH_DW_SMALL_MB, BENCH_DW_LARGE_MB, BENCH_OOS_ENTRIES   override the sizes
  *           BENCH_GZIP_LEVEL   batch.gzipLevel (default 6, the product default)
- *           BENCH_CASE_NODE_OPTIONS   node flags for the drain processes (e.g. --max-old-space-size=48)
+ *           BENCH_CASE_NODE_OPTIONS   node flags for the drain processes (e.g. --max-old-space-size=48, --perf-basic-prof)
+ *           BENCH_CASE_WRAPPER  a command the drain processes run under (e.g. `perf record -e cpu-clock -g -o f.data --`)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { CaseResult, CaseSpec, CaseStorage, ExpectedStream } from './drain-case.js';
+import { recordsPerCpuSecond, runRawBound, type RawResult, type RawSpec } from './raw-bound.js';
 import { S3_CREDENTIALS, startS3Server, type S3Server } from './s3-server.js';
 import type { SimulatorsReady, SimulatorsSpec } from './simulators-process.js';
 
@@ -57,6 +59,8 @@ const batch = { maxRecords: 100_000, maxBytes: 64 * 1024 * 1024, gzipLevel: envN
 const CASE_TIMEOUT_MS = 10 * 60_000;
 /** Extra node flags for the drain processes only, e.g. `--max-old-space-size=48` to prove the live set is small. */
 const caseNodeOptions = (process.env.BENCH_CASE_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+/** A command the drain processes run under, e.g. `perf record -e cpu-clock -F 499 -g -o /tmp/case.data --`. */
+const caseWrapper = (process.env.BENCH_CASE_WRAPPER ?? '').split(/\s+/).filter(Boolean);
 
 // ---- data ------------------------------------------------------------------------------------
 const RUN_SMALL = 10_001;
@@ -80,6 +84,30 @@ const caseDefs: CaseDef[] = (['file', 's3'] as const).flatMap((storage) => [
   { name: `${storage}-dataworks-${dwLargeMb}mb`, storage, workload: 'dw-large' as const },
   { name: `${storage}-oos-${oosTotal}`, storage, workload: 'oos' as const },
 ]);
+/** The archiver/raw ratio the bench aims at (records per CPU second). */
+const RAW_RATIO_GOAL = 0.8;
+
+function shapeOf(workload: string): 'dataworks' | 'oos' {
+  return workload === 'oos' ? 'oos' : 'dataworks';
+}
+
+/** The raw bound of a shape over the same generated records as its drain cases (the small DataWorks run). */
+function rawSpec(shape: 'dataworks' | 'oos'): RawSpec {
+  const common = { gzipLevel: batch.gzipLevel, passes: 3 };
+  return shape === 'dataworks'
+    ? {
+        ...common,
+        shape,
+        source: `file-dataworks-${dwSmallMb}mb`,
+        provider: 'aliyun-dataworks-dq-scan-log',
+        runId: RUN_SMALL,
+        bytes: dwSmallMb * MB,
+        seed: 50,
+        segmentBytes: 512 * 1024,
+      }
+    : { ...common, shape, source: `file-oos-${oosTotal}`, provider: 'aliyun-oos-execution-logs', executions: simSpec.oos, maxResults: 100 };
+}
+
 const selected = caseDefs.filter((c) => only.length === 0 || only.some((o) => c.name.includes(o)));
 
 // ---- processes -------------------------------------------------------------------------------
@@ -148,8 +176,9 @@ async function runCase(spec: CaseSpec, specPath: string): Promise<{ result: Case
   writeFileSync(specPath, JSON.stringify(spec));
   const nodeArgs = ['--expose-gc', ...caseNodeOptions];
   const started = performance.now();
+  const command = [...caseWrapper, process.execPath, ...nodeArgs, join(here, 'drain-case.js'), specPath];
   const child = track(
-    spawn(process.execPath, [...nodeArgs, join(here, 'drain-case.js'), specPath], {
+    spawn(command[0]!, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
@@ -214,6 +243,7 @@ async function main(): Promise<number> {
   let simulatorsPeakRss: number | undefined;
   const figures: CaseFigures[] = [];
   const failures: string[] = [];
+  const rawBounds = new Map<'dataworks' | 'oos', RawResult>();
   try {
     process.stdout.write(`log-archiver bench (${quick ? 'quick' : 'full'}): generating data in the simulators process…\n`);
     const sims = await startSimulators();
@@ -304,6 +334,13 @@ async function main(): Promise<number> {
         failures.push(`${def.name}: ${result.error ?? 'unknown error'}${stderr ? `\n${stderr.trim().slice(-2000)}` : ''}`);
       }
     }
+    for (const shape of ['dataworks', 'oos'] as const) {
+      if (!figures.some((f) => f.ok && shapeOf(f.workload) === shape)) continue;
+      process.stdout.write(`  raw bound of ${shape} … `);
+      const raw = await runRawBound(rawSpec(shape), caseNodeOptions);
+      rawBounds.set(shape, raw);
+      process.stdout.write(`${raw.records.toLocaleString('en-US')} records, ${fmt(raw.cpuSec, 2)} CPU s\n`);
+    }
   } finally {
     simulatorsPeakRss = processPeakRss(simulators?.pid);
     await s3?.stop();
@@ -374,6 +411,26 @@ async function main(): Promise<number> {
     ]);
   }
 
+  // -- distance to the raw bound --
+  const ratioRows: string[][] = [['case', 'rec/CPU s', 'raw rec/CPU s', 'archiver/raw', `≥ ${RAW_RATIO_GOAL}`]];
+  const ratios: { case: string; shape: string; ratio: number }[] = [];
+  for (const f of figures) {
+    const shape = shapeOf(f.workload);
+    const raw = rawBounds.get(shape);
+    if (!f.ok || !raw) continue;
+    const mine = recordsPerCpuSecond(f.records, f.cpuSec);
+    const bound = recordsPerCpuSecond(raw.records, raw.cpuSec);
+    const ratio = mine / bound;
+    ratios.push({ case: f.name, shape, ratio });
+    ratioRows.push([
+      f.name,
+      Math.round(mine).toLocaleString('en-US'),
+      Math.round(bound).toLocaleString('en-US'),
+      fmt(ratio, 2),
+      ratio >= RAW_RATIO_GOAL ? 'yes' : 'no',
+    ]);
+  }
+
   // -- memory against log size --
   const memory: {
     storage: string;
@@ -412,6 +469,18 @@ async function main(): Promise<number> {
     table(phaseRows),
     '',
   );
+  if (ratios.length > 0) {
+    out.push(
+      'distance to the raw bound (records per CPU second; raw = the same records parsed, enveloped and gzipped in one process, no HTTP, no storage):',
+      table(ratioRows),
+      ...[...rawBounds.values()].map(
+        (r) =>
+          `  raw ${r.shape}: ${r.records.toLocaleString('en-US')} records, ${mb(r.bodyBytes)} MB of answers, ${fmt(r.cpuSec, 2)} CPU s cold` +
+          (r.warmCpuSec !== undefined ? `, ${fmt(r.warmCpuSec, 2)} CPU s warm` : ''),
+      ),
+      '',
+    );
+  }
   for (const m of memory) {
     out.push(
       `peak RSS vs log size (${m.storage}): ${fmt(m.smallMb, 0)} MB log → ${mb(m.smallPeakRssBytes)} MB, ${fmt(m.largeMb, 0)} MB log → ${mb(m.largePeakRssBytes)} MB; ` +
@@ -456,6 +525,8 @@ async function main(): Promise<number> {
     simulators: { peakRssBytes: simulatorsPeakRss, dataworksRuns: simSpec.dataworks, oosExecutions: simSpec.oos },
     cases: figures,
     memory,
+    rawBounds: Object.fromEntries(rawBounds),
+    ratios,
     verify: verifyFigures,
     totalRecords,
     totalWallSec: totalWall,

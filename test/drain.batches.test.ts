@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { verifyArchive } from '../src/archive/index.js';
@@ -17,8 +18,11 @@ import { makeTempDir } from './helpers/temp-dir.js';
  * of pages: real file storage, file checkpoints and file leases, no provider API at all.
  */
 
-/** One scripted step: a page of `records` new records (ids continue from the last), the cursor after it, or an error. */
-type Step = { records: number; cursor: number } | { fail: string };
+/**
+ * One scripted step: a page of `records` new records (ids continue from the last), the cursor
+ * after it, answered after `delayMs` (a slow provider; the drain's stop ends the wait); or an error.
+ */
+type Step = { records: number; cursor: number; delayMs?: number } | { fail: string };
 
 const checkpointSchema = z.object({ cursor: z.number().int() }).strict();
 type Cursor = z.infer<typeof checkpointSchema>;
@@ -32,11 +36,12 @@ function fakeProvider(script: () => readonly Step[]): Provider<unknown, Cursor, 
     checkpointSchema,
     defaultEndpoint: () => undefined,
     initialCheckpoint: () => ({ cursor: 0 }),
-    async *pages(_source, from) {
+    async *pages(_source, from, context) {
       const steps = script();
       let next = idsBefore(steps, from.cursor);
       for (const step of steps.slice(from.cursor)) {
         if ('fail' in step) throw new ProviderServerError(step.fail);
+        if (step.delayMs) await sleep(step.delayMs, undefined, { signal: context.signal });
         const records: ProviderRecord[] = Array.from({ length: step.records }, () => {
           next += 1;
           return { id: `r${next}`, context: { fake: true }, record: { n: next } };
@@ -207,6 +212,54 @@ describe('drainSource with a fake provider', () => {
       { records: 0, caughtUp: true },
     ]);
     expect((await objects()).ids).toEqual(range(1, 9));
-    expect((await savedState())?.position).toEqual({ cursor: 4 });
+    expect((await savedState())?.checkpoint).toEqual({ cursor: 4 });
+  });
+
+  describe('batch.maxSeconds', () => {
+    /** Pages of one record each, `delayMs` apart. */
+    const slow = (count: number, delayMs: number): Step[] =>
+      Array.from({ length: count }, (_, i) => ({ records: 1, cursor: i + 1, delayMs }));
+
+    it('commits what a drain has read once it is maxSeconds old, though no batch is full', async () => {
+      runtime.deps.batch = { ...runtime.deps.batch, maxRecords: 1000, maxSeconds: 0.3 };
+      script = slow(8, 100);
+      const result = await drainSource(runtime.deps, SOURCE);
+      const { records, ids } = await objects();
+      // 8 pages over about 0.8 s: committed about every 0.3 s, never all in one object.
+      expect(records.length).toBeGreaterThanOrEqual(2);
+      expect(records.reduce((a, b) => a + b, 0)).toBe(8);
+      expect(ids).toEqual(range(1, 8));
+      expect(result).toMatchObject({ records: 8 });
+      expect((await verifyArchive(runtime.store, { sources: [SOURCE.id] })).ok).toBe(true);
+    });
+
+    /** Two pages at once, then a page that takes a minute; the drain is abandoned after `abortAfterMs`. */
+    async function interrupted(maxSeconds: number, abortAfterMs: number): Promise<void> {
+      runtime.deps.batch = { ...runtime.deps.batch, maxRecords: 1000, maxSeconds };
+      script = [
+        { records: 2, cursor: 1 },
+        { records: 2, cursor: 2 },
+        { records: 2, cursor: 3, delayMs: 60_000 },
+      ];
+      const abort = AbortSignal.timeout(abortAfterMs);
+      await expect(drainSource(runtime.deps, SOURCE, { stop: abort, abort })).rejects.toBeInstanceOf(DrainFailedError);
+    }
+
+    it('a drain interrupted after maxSeconds, waiting on a slow page, keeps what it read; the next one resumes after it', async () => {
+      await interrupted(0.2, 800);
+      expect((await objects()).records).toEqual([4]);
+      expect((await savedState())?.checkpoint).toEqual({ cursor: 2 });
+
+      script = steps(2, 2, 2, 1);
+      await drainSource(runtime.deps, SOURCE);
+      expect((await objects()).ids).toEqual(range(1, 7));
+      expect((await verifyArchive(runtime.store, { sources: [SOURCE.id] })).ok).toBe(true);
+    });
+
+    it('a drain interrupted before maxSeconds keeps nothing (the next one reads the pages again)', async () => {
+      await interrupted(60, 400);
+      expect((await objects()).records).toEqual([]);
+      expect(await savedState()).toBeUndefined();
+    });
   });
 });

@@ -15,7 +15,7 @@ describe('batch spool', () => {
   it('writes gzip whose SHA-256 and size it reports, and counts records and bytes', async () => {
     const spool = await BatchSpool.open(dir, 6);
     const lines = '{"a":1}\n{"a":2}\n';
-    await spool.write(lines, Buffer.byteLength(lines), 2, 'x:1', 'x:2');
+    await spool.write(Buffer.from(lines), 2, 'x:1', 'x:2');
     const batch = await spool.finish();
     const bytes = readFileSync(batch.path);
     expect(batch).toMatchObject({ records: 2, firstId: 'x:1', lastId: 'x:2', bytes: bytes.length });

@@ -43,7 +43,7 @@ export async function demo(options: { dir: string }, output: Output): Promise<nu
     const text = fleet.configYaml({
       storage: { kind: 'file', path: dir },
       checkpoints: { kind: 'file', path: stateDir },
-      batch: { maxRecords: 200, maxBytes: 1048576, gzipLevel: 6 },
+      batch: { maxRecords: 200, maxBytes: 1048576, gzipLevel: 6, maxSeconds: 60 },
     });
     await writeFile(configPath, text);
     const config = parseConfig(text, process.env, configPath);

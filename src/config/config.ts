@@ -21,7 +21,7 @@ export interface ArchiverConfig {
   storage: StorageConfig;
   /** `deployment`: this deployment's name in the archive's owner record (see ownerIdentity). */
   checkpoints: { kind: 'redis' | 'file'; path: string; deployment: string | undefined };
-  batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
+  batch: { maxRecords: number; maxBytes: number; gzipLevel: number; maxSeconds: number };
   worker: {
     concurrency: number;
     leaseTtlMs: number;

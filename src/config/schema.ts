@@ -64,6 +64,11 @@ export const batchSchema = z
       .default(64 * 1024 * 1024),
     /** zlib level 1 (fast) … 9 (small). @defaultValue 6 */
     gzipLevel: z.number().int().min(1).max(9).default(6),
+    /**
+     * Seconds a drain holds what it has read before committing it, batch full or not, so that a
+     * long backlog makes durable progress even when workers restart often. @defaultValue 60
+     */
+    maxSeconds: z.number().min(1).max(86_400).default(60),
   })
   .strict();
 

@@ -20,7 +20,8 @@ export interface DrainDeps {
   http: HttpClient;
   rateLimiter: RateLimiter;
   logger: Logger;
-  batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
+  /** `maxSeconds`: what was read is committed once it is that old, full batch or not. */
+  batch: { maxRecords: number; maxBytes: number; gzipLevel: number; maxSeconds: number };
   /** Directory for spooled batches (local disk). */
   spoolDir: string;
   /** Backoff for provider calls. */
@@ -156,6 +157,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     let read = 0;
     let stream: Record<string, unknown> | undefined;
     let failure: unknown;
+    const maxAgeMs = deps.batch.maxSeconds * 1000;
 
     const yieldAt = signals.maxDrainMs === undefined ? Number.POSITIVE_INFINITY : started + signals.maxDrainMs;
     // One pass from a recovered head; a commit another writer outran starts a new pass from the winner's.
@@ -168,6 +170,8 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       const pages = readPages(provider, spec, checkpoint, context);
       let batchStart = checkpoint;
       let requestIds: string[] = [];
+      // When the oldest progress not yet committed (records spooled, or a moved checkpoint) was read.
+      let unsavedSince: number | undefined;
 
       const commit = async (): Promise<void> => {
         if (!spool) return;
@@ -204,25 +208,53 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
         log.info({ key: committed.key, records: batch.records, bytes: batch.bytes, seq: head.seq }, 'object committed');
         batchStart = checkpoint;
         requestIds = [];
+        unsavedSince = undefined;
       };
+
+      /** Commits what is in hand, or saves a checkpoint that moved past nothing, once it is `maxSeconds` old. */
+      const commitIfDue = async (): Promise<void> => {
+        if (unsavedSince === undefined || now() - unsavedSince < maxAgeMs) return;
+        if (spool) {
+          await commit();
+          return;
+        }
+        if (!saved) {
+          await deps.checkpoints.save(source.id, { head, checkpoint, recent, updatedAt: new Date().toISOString() }, lease);
+          saved = true;
+        }
+        unsavedSince = undefined;
+      };
+      // The page being fetched; while it is awaited (a slow provider, backoff), what was read
+      // before it is committed when it comes due, so a drain killed waiting loses at most maxSeconds.
+      let pending: Promise<IteratorResult<ReadPage<unknown>>> | undefined;
 
       let conflict: CommitConflictError | undefined;
       try {
         for (;;) {
-          if (result.pages > 0 && Date.now() >= yieldAt) {
+          if (pending === undefined && result.pages > 0 && Date.now() >= yieldAt) {
             // Fairness: what was read is committed below; the next drain resumes from its checkpoint.
             result.caughtUp = false;
             await pages.return?.(undefined);
             break;
           }
-          let next: IteratorResult<ReadPage<unknown>>;
+          let next: IteratorResult<ReadPage<unknown>> | 'due';
           try {
             if (stop.aborted) throw stop.reason ?? new ShutdownError();
-            next = await pages.next();
+            if (!pending) {
+              pending = pages.next();
+              // Awaited below; this only keeps a page abandoned by a stop from being an unhandled rejection.
+              pending.catch(() => undefined);
+            }
+            next = await pageOrDue(pending, unsavedSince === undefined ? undefined : unsavedSince + maxAgeMs - now());
           } catch (error) {
             failure = error;
             break;
           }
+          if (next === 'due') {
+            await commitIfDue();
+            continue;
+          }
+          pending = undefined;
           if (next.done) break;
           const page = next.value;
           result.pages += 1;
@@ -234,7 +266,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
           }
           if (page.records.length > 0) {
             const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
-            const lineBytes = Buffer.byteLength(lines);
+            const lineBytes = lines.length;
             // Pages are never split (a checkpoint exists only between pages), so a batch that this
             // page would overflow is committed first; only a page larger than a batch by itself
             // makes an object exceed the limits.
@@ -242,14 +274,17 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
               await commit();
             }
             spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
-            await spool.write(lines, lineBytes, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
+            await spool.write(lines, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
             saved = false;
+            unsavedSince ??= now();
           } else if (JSON.stringify(page.checkpoint) !== JSON.stringify(checkpoint)) {
             saved = false;
+            unsavedSince ??= now();
           }
           checkpoint = page.checkpoint;
           requestIds.push(...page.requestIds);
           if (spool && (spool.records >= deps.batch.maxRecords || spool.bytes >= deps.batch.maxBytes)) await commit();
+          else await commitIfDue();
           read += page.records.length;
           stream = page.records.at(-1)?.context ?? stream;
           signals.onProgress?.({ pages: result.pages, records: read, committed: result.records, objects: result.objects, stream });
@@ -306,6 +341,21 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
       'drain finished',
     );
     await lease.release();
+  }
+}
+
+/** The page `pending` resolves to, or `'due'` when `dueInMs` passes first (never, when undefined). */
+async function pageOrDue<T>(pending: Promise<T>, dueInMs: number | undefined): Promise<T | 'due'> {
+  if (dueInMs === undefined) return pending;
+  if (dueInMs <= 0) return 'due';
+  let timer: NodeJS.Timeout | undefined;
+  const due = new Promise<'due'>((resolve) => {
+    timer = setTimeout(() => resolve('due'), dueInMs);
+  });
+  try {
+    return await Promise.race([pending, due]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

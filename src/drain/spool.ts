@@ -32,7 +32,14 @@ export class BatchSpool {
     // A page (often a megabyte of envelopes) fits in gzip's buffer whole, so compression of one
     // page overlaps the fetch of the next instead of stalling the drain on every write.
     // (zlib streams take stream options; @types/node's ZlibOptions omits them.)
-    const options: ZlibOptions & { writableHighWaterMark: number } = { level, writableHighWaterMark: 8 * 1024 * 1024 };
+    // memLevel 9 (zlib's largest hash) costs 128 KiB more than the default and saves a few percent
+    // of deflate's time; 64 KiB output chunks cut the hops through the hash and the file stream.
+    const options: ZlibOptions & { writableHighWaterMark: number } = {
+      level,
+      memLevel: 9,
+      chunkSize: 64 * 1024,
+      writableHighWaterMark: 8 * 1024 * 1024,
+    };
     this.#gzip = createGzip(options);
     const hash = this.#hash;
     const counter = new Transform({
@@ -79,12 +86,12 @@ export class BatchSpool {
     return new BatchSpool(join(dir, `batch-${process.pid}-${randomBytes(6).toString('hex')}.spool`), gzipLevel);
   }
 
-  /** Appends rendered NDJSON lines (`bytes` long, for `count` records); waits when gzip is behind. */
-  async write(lines: string, bytes: number, count: number, firstId: string, lastId: string): Promise<void> {
+  /** Appends rendered NDJSON lines (UTF-8, for `count` records); waits when gzip is behind. */
+  async write(lines: Buffer, count: number, firstId: string, lastId: string): Promise<void> {
     if (this.#failed) throw this.#failed;
     if (count === 0) return;
     this.records += count;
-    this.bytes += bytes;
+    this.bytes += lines.length;
     this.firstId ??= firstId;
     this.lastId = lastId;
     if (!this.#gzip.write(lines)) {

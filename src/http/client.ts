@@ -25,6 +25,8 @@ export interface HttpResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+  /** Bytes of the body as received (UTF-8), counted on the way in rather than measured again. */
+  bytes: number;
 }
 
 const NETWORK_CODES = new Set([
@@ -111,7 +113,7 @@ export class HttpClient {
       if (cause instanceof ProviderResponseError) throw cause;
       throw this.#transportError(cause, request, details);
     }
-    return { statusCode: response.statusCode, headers, body: Buffer.concat(chunks, size).toString('utf8') };
+    return { statusCode: response.statusCode, headers, body: Buffer.concat(chunks, size).toString('utf8'), bytes: size };
   }
 
   /** Closes pooled connections. */

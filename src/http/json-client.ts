@@ -129,7 +129,7 @@ export class JsonApiClient<E> {
     const { request, secrets, credentialKind } = await prepare(attempt);
     const details: ProviderErrorDetails & { source: string } = { source, provider };
     const response = await http.send({ ...request, signal, ...(timeoutMs ? { timeoutMs } : {}) }, details);
-    const bytes = Buffer.byteLength(response.body);
+    const { bytes } = response;
     if (response.statusCode >= 200 && response.statusCode < 300) {
       const parsed = parseJsonBody(response.body, { ...details, statusCode: response.statusCode });
       const requestId = this.#dialect.requestId(response.headers, parsed);
