@@ -12,7 +12,10 @@ import { Readiness } from './readiness.js';
 import { syncSchedulers } from './schedulers.js';
 import { registerSourceMetrics } from './source-metrics.js';
 
-/** How often schedulers are re-asserted; covers Redis losing its data under a running worker. */
+/**
+ * How often the schedulers are checked against the config (one GET + ZCARD; re-asserted only when
+ * they differ); covers Redis losing its data under a running worker.
+ */
 const RESYNC_MS = 30_000;
 
 /**
@@ -54,16 +57,17 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   );
   worker.on('error', (error) => logger.warn({ err: { message: error.message } }, 'worker error'));
 
+  const schedulerState = { redis: runtime.redis!, key: runtime.keys!.schedulers() };
   const resync = async (): Promise<void> => {
     try {
-      await syncSchedulers(queue, config.sources, logger);
+      await syncSchedulers(queue, config.sources, logger, schedulerState);
       readiness.synced();
     } catch (error) {
       readiness.synced(error as Error);
       logger.warn({ err: { message: (error as Error).message } }, 'could not sync job schedulers; retrying later');
     }
   };
-  await syncSchedulers(queue, config.sources, logger);
+  await syncSchedulers(queue, config.sources, logger, schedulerState);
   readiness.synced();
   const endpoint =
     config.worker.metricsPort === undefined

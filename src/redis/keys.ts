@@ -57,6 +57,11 @@ export class RedisKeys {
     return this.#key('rate', quota);
   }
 
+  /** Digest of the config the drain queue's job schedulers were last brought in line with. */
+  schedulers(): string {
+    return this.#key('schedulers');
+  }
+
   /** SCAN pattern matching every key of the deployment, BullMQ's included. */
   pattern(): string {
     return `${globEscape(this.tag)}:*`;
