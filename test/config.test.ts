@@ -43,7 +43,7 @@ sources:
     );
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'log-archiver' });
     expect(config.checkpoints.kind).toBe('redis');
-    expect(config.batch).toEqual({ maxRecords: 100000, maxBytes: 67108864, gzipLevel: 6 });
+    expect(config.batch).toEqual({ maxRecords: 100000, maxBytes: 67108864, gzipLevel: 6, maxSeconds: 60 });
     expect(config.sources[0]!.schedule).toEqual({ every: 300_000 });
     expect(config.sources[0]!.credentials).toEqual({ accessKeyId: 'AKID', accessKeySecret: SECRET });
     // A source without credentials takes the cloud SDK's environment variables, and its region's default host.
