@@ -49,13 +49,17 @@ export interface SchedulerSyncState {
   key: string;
 }
 
+/** How many upserts are in flight at once during a full sync: pipelined on the one connection, not one round trip each. */
+const UPSERT_WINDOW = 64;
+
 /**
  * Makes the queue's job schedulers match the config: one per enabled source, none for sources
- * that are gone. When Redis already holds this config's digest and as many schedulers as it asks
- * for, nothing is written: one round trip (GET + ZCARD) instead of an upsert per source and a
- * full listing, so a worker with 10,000 sources costs Redis nothing while nothing changes. A Redis
- * that lost its data (no digest), a scheduler removed by hand (a count that differs) or another
- * config (another digest) gets the full upsert and clean-up, then the new digest.
+ * that are gone. When Redis already holds this config's digest and as many schedulers as there
+ * were after that sync, nothing is written: one round trip (GET + ZCARD) instead of an upsert per
+ * source and a full listing, so a worker with 10,000 sources costs Redis nothing while nothing
+ * changes. A Redis that lost its data (no digest), a scheduler removed by hand (a count that
+ * differs) or another config (another digest: a source added or removed, a schedule changed) gets
+ * the full upsert and clean-up, then the new digest.
  */
 export async function syncSchedulers(
   queue: Queue<DrainJobData>,
@@ -65,13 +69,18 @@ export async function syncSchedulers(
 ): Promise<'unchanged' | 'synced'> {
   const wanted = wantedSchedulers(sources);
   const digest = schedulerDigest(sources);
-  const [stored, count] = await readSyncState(state, queue.keys.repeat!);
-  if (stored === digest && count === wanted.length) return 'unchanged';
+  const repeatKey = queue.keys.repeat!;
+  const [stored, count] = await readSyncState(state, repeatKey);
+  const recorded = parseRecord(stored);
+  if (recorded?.digest === digest && recorded.count === count) return 'unchanged';
 
-  const ids = new Set<string>();
-  for (const w of wanted) {
-    ids.add(w.id);
-    await queue.upsertJobScheduler(w.id, w.repeat, { name: 'drain', data: { sourceId: w.sourceId }, opts: DRAIN_JOB_OPTIONS });
+  const ids = new Set(wanted.map((w) => w.id));
+  for (let i = 0; i < wanted.length; i += UPSERT_WINDOW) {
+    await Promise.all(
+      wanted
+        .slice(i, i + UPSERT_WINDOW)
+        .map((w) => queue.upsertJobScheduler(w.id, w.repeat, { name: 'drain', data: { sourceId: w.sourceId }, opts: DRAIN_JOB_OPTIONS })),
+    );
   }
   let removed = 0;
   for (const scheduler of await queue.getJobSchedulers(0, -1)) {
@@ -82,19 +91,27 @@ export async function syncSchedulers(
       logger.info({ scheduler: id }, 'removed job scheduler of a source no longer configured');
     }
   }
-  await state.redis.set(state.key, digest);
+  // The count as it is now, not wanted.length: a scheduler that is not a source's (added by hand) must not force a full sync every time.
+  const after = await state.redis.zcard(repeatKey);
+  await state.redis.set(state.key, `${digest} ${after}`);
   logger.info(
     {
       schedulers: wanted.length,
       removed,
-      reason: stored === null ? 'none recorded' : stored !== digest ? 'config changed' : 'count differs',
+      reason: recorded === undefined ? 'none recorded' : recorded.digest !== digest ? 'config changed' : 'count differs',
     },
     'job schedulers brought in line with the config',
   );
   return 'synced';
 }
 
-/** The stored digest and the number of schedulers in one round trip (both keys share the deployment's slot). */
+/** `<digest> <count>` as stored; anything else (an older worker's record, a value set by hand) counts as none. */
+function parseRecord(stored: string | null): { digest: string; count: number } | undefined {
+  const match = stored === null ? null : /^([0-9a-f]{64}) (\d+)$/.exec(stored);
+  return match ? { digest: match[1]!, count: Number(match[2]) } : undefined;
+}
+
+/** The stored record and the number of schedulers in one round trip (both keys share the deployment's hash slot, so this holds on Cluster too). */
 async function readSyncState(state: SchedulerSyncState, repeatKey: string): Promise<[string | null, number]> {
   const replies = await state.redis.pipeline().get(state.key).zcard(repeatKey).exec();
   if (!replies) throw new Error('Redis pipeline answered nothing');

@@ -69,7 +69,7 @@ describe('worker on Redis Cluster (three masters, TLS, ACL user)', () => {
     expect(byNode.size).toBe(1);
     expect(keys.every((key) => key.startsWith(`${tag}:`))).toBe(true);
     // The archiver's own keys and BullMQ's are both there.
-    for (const kind of [':lease-epoch', ':fence', ':state:', ':status:', ':drain:meta', ':drain:repeat']) {
+    for (const kind of [':lease-epoch', ':fence', ':state:', ':status:', ':schedulers', ':drain:meta', ':drain:repeat']) {
       expect(
         keys.some((key) => key.includes(kind)),
         kind,
