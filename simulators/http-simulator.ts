@@ -29,12 +29,19 @@ export class HttpSimulator {
   /** Arrival time (ms) of every request, faults included. */
   readonly callTimes: number[] = [];
   readonly #options: HttpSimulatorOptions;
+  #latencyMs: number;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #url: string | undefined;
 
   constructor(options: HttpSimulatorOptions) {
     this.#options = options;
+    this.#latencyMs = options.latencyMs ?? 0;
+  }
+
+  /** Changes the latency added to every answer from now on (a slow provider, in wall time rather than CPU). */
+  setLatency(ms: number): void {
+    this.#latencyMs = ms;
   }
 
   /**
@@ -104,7 +111,7 @@ export class HttpSimulator {
       body: Buffer.concat(chunks).toString('utf8'),
       rawUrl: req.url ?? '/',
     };
-    if (this.#options.latencyMs) await new Promise((r) => setTimeout(r, this.#options.latencyMs));
+    if (this.#latencyMs) await new Promise((r) => setTimeout(r, this.#latencyMs));
     const fault = this.#faults?.next();
     if (fault) {
       this.#faults!.answer(fault, request, res, this.#options.renderError);

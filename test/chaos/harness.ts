@@ -201,6 +201,8 @@ export interface WorkerSettings {
   concurrency?: number;
   leaseTtl?: string;
   maxRecords?: number;
+  /** `batch.maxSeconds`. @defaultValue the product's */
+  maxSeconds?: number;
   every?: string;
   /** The config's `redis` section instead of the world's standalone server (Sentinel, Cluster). */
   redis?: Record<string, unknown>;
@@ -283,7 +285,7 @@ export class World {
       ...coordination,
       storage,
       ...(settings.manifests ? { manifests: settings.manifests } : {}),
-      batch: { maxRecords: settings.maxRecords ?? 25, gzipLevel: 1 },
+      batch: { maxRecords: settings.maxRecords ?? 25, gzipLevel: 1, ...(settings.maxSeconds ? { maxSeconds: settings.maxSeconds } : {}) },
       worker: { concurrency: settings.concurrency ?? 2, leaseTtl: settings.leaseTtl ?? '3s', shutdownTimeout: '10s' },
       // Short timeouts: the simulators' `timeout` fault never answers; `oversize` sends 40 MiB.
       // (DataArts answers with its whole list every call: 8 MiB leaves room for a long run.)
