@@ -96,8 +96,12 @@ describe('README examples', () => {
 
   it('the test command is the one .ci/run runs', () => {
     const [example] = all.filter((e) => e.mark === 'ci');
-    expect(example!.body).toContain('npm ci && npm test');
-    expect(readFileSync(join(ROOT, '.ci/run'), 'utf8')).toContain('npm ci && npm test');
+    expect(example!.body).toBe('bash tools/install-test-deps.sh && npm ci && npm test');
+    const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+    // CI runs the same two steps: the shared installer, then npm ci && npm test.
+    expect(ci).toContain('bash tools/install-test-deps.sh');
+    expect(ci).toContain('npm ci && npm test');
+    expect(existsSync(join(ROOT, 'tools/install-test-deps.sh'))).toBe(true);
   });
 
   it('blocks that need another system parse, and every repository file they name exists', () => {
