@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SimulatorFleet } from '../../simulators/index.js';
@@ -133,6 +133,8 @@ export class WorkerProcess {
 
   #line(line: string): void {
     if (line === '') return;
+    // CHAOS_WORKER_LOG=<file>: every worker's every line, labelled, to read a failure afterwards.
+    if (process.env.CHAOS_WORKER_LOG) appendFileSync(process.env.CHAOS_WORKER_LOG, `${this.label} ${line}\n`);
     this.#tail.push(line);
     if (this.#tail.length > 400) this.#tail.splice(0, 200);
     if (line.startsWith('failpoint ')) {
