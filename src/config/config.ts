@@ -1,5 +1,5 @@
 import type { Schedule } from './schema.js';
-import type { RedisConfig } from './redis-schema.js';
+import type { RedisConfig } from '../redis/index.js';
 import type { KeyRing } from '../archive/index.js';
 import type { StorageConfig } from '../storage/index.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import cronParser from 'cron-parser';
-import { durationSchema as duration } from './duration.js';
+import { durationSchema as duration } from '../duration.js';
 
 export const SOURCE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -36,7 +36,7 @@ export const sourceBaseSchema = z
   .strict();
 
 /** The `redis` section; its own module, as storage's is. */
-export { redisConfigSchema as redisSchema } from './redis-schema.js';
+export { redisConfigSchema as redisSchema } from '../redis/index.js';
 
 export const checkpointsSchema = z
   .object({

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { RedisConfig, RedisTlsOptions } from '../config/index.js';
+import type { RedisConfig, RedisTlsOptions } from './config.js';
 import type { Logger } from '../observability/index.js';
 import type { RedisClient } from './client.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { durationSchema } from './duration.js';
+import { durationSchema } from '../duration.js';
 
 /** `host:port`, `[v6]:port` or a bare host (the topology's default port). */
 const hostPort = z
