@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_CODES, EXIT_USAGE, exitCodeForError } from './commands/exit-codes.js';
-import { exportRecords } from './commands/export.js';
-import { printError, processOutput } from './commands/output.js';
-import { routeToLogger } from './commands/route-to-logger.js';
-import { reconcile } from './commands/reconcile.js';
-import { runOnce } from './commands/run-once.js';
-import { status } from './commands/status.js';
-import { validate } from './commands/validate.js';
-import { verify } from './commands/verify.js';
-import { demo } from './commands/demo.js';
-import { acknowledge } from './commands/acknowledge.js';
-import { handover } from './commands/handover.js';
+import {
+  acknowledge,
+  demo,
+  EXIT_CODES,
+  EXIT_USAGE,
+  exitCodeForError,
+  exportRecords,
+  handover,
+  printError,
+  processOutput,
+  reconcile,
+  routeToLogger,
+  runOnce,
+  status,
+  validate,
+  verify,
+} from './commands/index.js';
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
 import { createLogger, type Logger } from './observability/index.js';

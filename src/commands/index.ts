@@ -1,0 +1,12 @@
+export { acknowledge } from './acknowledge.js';
+export { demo } from './demo.js';
+export { EXIT_CODES, EXIT_USAGE, exitCodeForError } from './exit-codes.js';
+export { exportRecords } from './export.js';
+export { handover } from './handover.js';
+export { printError, processOutput } from './output.js';
+export { reconcile } from './reconcile.js';
+export { routeToLogger } from './route-to-logger.js';
+export { runOnce } from './run-once.js';
+export { status } from './status.js';
+export { validate } from './validate.js';
+export { verify } from './verify.js';
