@@ -256,6 +256,28 @@ describe('drainSource with a fake provider', () => {
       expect((await verifyArchive(runtime.store, { sources: [SOURCE.id] })).ok).toBe(true);
     });
 
+    it('commits the checkpoint a page came with, though the provider moves on in that object while its next page is read', async () => {
+      runtime.deps.batch = { ...runtime.deps.batch, maxRecords: 1000, maxSeconds: 0.2 };
+      const mover: Provider<unknown, Cursor, unknown> = {
+        ...fakeProvider(() => []),
+        id: 'test-mover',
+        async *pages(_source, _from, context) {
+          const cursor = { cursor: 1 };
+          yield { records: [{ id: 'r1', context: {}, record: { n: 1 } }], checkpoint: cursor };
+          // Reading on, in the very object handed out with the first page (as a reader's cursor map would).
+          cursor.cursor = 2;
+          await sleep(60_000, undefined, { signal: context.signal });
+          yield { records: [{ id: 'r2', context: {}, record: { n: 2 } }], checkpoint: cursor };
+        },
+      };
+      runtime.deps.providers = new Map([...runtime.deps.providers!, ['test-mover', mover as Provider<unknown, unknown, unknown>]]);
+      const source = { ...SOURCE, id: 'mover', provider: 'test-mover' };
+      const abort = AbortSignal.timeout(800);
+      await expect(drainSource(runtime.deps, source, { stop: abort, abort })).rejects.toBeInstanceOf(DrainFailedError);
+      // Committed by maxSeconds while the second page was awaited: r1 with cursor 1, not the 2 it moved to.
+      expect((await runtime.deps.checkpoints.load('mover'))?.checkpoint).toEqual({ cursor: 1 });
+    });
+
     it('a drain interrupted before maxSeconds keeps nothing (the next one reads the pages again)', async () => {
       await interrupted(60, 400);
       expect((await objects()).records).toEqual([]);

@@ -256,7 +256,9 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
           }
           pending = undefined;
           if (next.done) break;
-          const page = next.value;
+          // The page's checkpoint, copied now: the next page is read while this one may be committed
+          // (batch.maxSeconds), and a provider's reader may move on in objects it handed out.
+          const page = { ...next.value, checkpoint: structuredClone(next.value.checkpoint) };
           result.pages += 1;
           for (const figure of page.completeness ?? []) {
             for (const map of [stated, batchStated]) {
