@@ -33,6 +33,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { CaseResult, CaseSpec, CaseStorage, ExpectedStream } from './drain-case.js';
 import { recordsPerCpuSecond, runRawBound, type RawResult, type RawSpec } from './raw-bound.js';
+import { countsBetween, S3RequestCounter } from './s3-counter.js';
 import { S3_CREDENTIALS, startS3Server, type S3Server } from './s3-server.js';
 import { processCpuSeconds, processPeakRss } from './proc.js';
 import { runSchedulerCase, SCHEDULER_IDLE_GOAL, type SchedulerFigures } from './schedulers-case.js';
@@ -196,6 +197,8 @@ interface CaseFigures extends CaseResult {
   simulatorCpuSec: number | undefined;
   s3ServerCpuSec: number | undefined;
   processWallMs: number;
+  /** S3 requests of the drain (opening the store, reads, uploads, commits), by operation; s3 cases only. */
+  s3Requests?: Record<string, number>;
 }
 
 const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -218,6 +221,8 @@ async function main(): Promise<number> {
   mkdirSync(resultsDir, { recursive: true });
   if (cpuProf) mkdirSync(join(resultsDir, 'profiles'), { recursive: true });
   let s3: S3Server | undefined;
+  let s3Counter: S3RequestCounter | undefined;
+  let s3CountedEndpoint: string | undefined;
   let simulators: ChildProcess | undefined;
   let simulatorsPeakRss: number | undefined;
   const figures: CaseFigures[] = [];
@@ -239,7 +244,9 @@ async function main(): Promise<number> {
       );
       if (selected.some((c) => c.storage === 's3')) {
         s3 = await startS3Server(join(repoRoot, 'test', 'helpers', 's3-server.mjs'), join(work, 's3-data'), 'bench-archive');
-        process.stdout.write(`  S3 server (s3rver) at ${s3.endpoint}\n`);
+        s3Counter = new S3RequestCounter(new URL(s3.endpoint));
+        s3CountedEndpoint = await s3Counter.start();
+        process.stdout.write(`  S3 server (s3rver) at ${s3.endpoint}, drains reach it through a request counter at ${s3CountedEndpoint}\n`);
       }
 
       for (const def of selected) {
@@ -270,7 +277,7 @@ async function main(): Promise<number> {
         const storage: CaseStorage =
           def.storage === 'file'
             ? { kind: 'file', path: join(work, `archive-${def.name}`) }
-            : { kind: 's3', endpoint: s3!.endpoint, bucket: s3!.bucket, prefix: `${def.name}/` };
+            : { kind: 's3', endpoint: s3CountedEndpoint!, bucket: s3!.bucket, prefix: `${def.name}/` };
         const spec: CaseSpec = {
           name: def.name,
           storage,
@@ -281,14 +288,17 @@ async function main(): Promise<number> {
           batch,
           resultPath: join(work, `result-${def.name}.json`),
           sampleMs: 50,
+          ...(def.storage === 's3' ? { checkEndpoint: s3!.endpoint } : {}),
           ...(cpuProf ? { cpuProfilePath: join(resultsDir, 'profiles', `${def.name}.cpuprofile`) } : {}),
         };
         process.stdout.write(`  running ${def.name} … `);
         const simCpu0 = processCpuSeconds(simulators!.pid);
         const s3Cpu0 = processCpuSeconds(s3?.child.pid);
+        const s3Requests0 = s3Counter?.snapshot() ?? {};
         const { result, stderr, processWallMs } = await runCase(spec, join(work, `spec-${def.name}.json`));
         const simCpu1 = processCpuSeconds(simulators!.pid);
         const s3Cpu1 = processCpuSeconds(s3?.child.pid);
+        const s3Requests = def.storage === 's3' ? countsBetween(s3Requests0, s3Counter?.snapshot() ?? {}) : undefined;
         const seconds = result.wallMs / 1000;
         const cpuSec = (result.cpuUserMs + result.cpuSystemMs) / 1000;
         const f: CaseFigures = {
@@ -303,6 +313,7 @@ async function main(): Promise<number> {
           simulatorCpuSec: simCpu0 !== undefined && simCpu1 !== undefined ? simCpu1 - simCpu0 : undefined,
           s3ServerCpuSec: def.storage === 's3' && s3Cpu0 !== undefined && s3Cpu1 !== undefined ? s3Cpu1 - s3Cpu0 : undefined,
           processWallMs,
+          ...(s3Requests ? { s3Requests } : {}),
         };
         figures.push(f);
         if (result.ok) {
@@ -324,6 +335,7 @@ async function main(): Promise<number> {
     }
   } finally {
     simulatorsPeakRss = processPeakRss(simulators?.pid);
+    await s3Counter?.stop();
     await s3?.stop();
     if (simulators && simulators.exitCode === null) {
       const exited = new Promise<void>((r) => simulators!.once('exit', () => r()));
@@ -463,6 +475,26 @@ async function main(): Promise<number> {
       ),
       '',
     );
+  }
+  const requestRows: string[][] = [['case', 'objects', 'S3 requests', 'per object', 'by operation']];
+  for (const f of figures) {
+    if (!f.s3Requests || !f.ok) continue;
+    const total = Object.values(f.s3Requests).reduce((a, b) => a + b, 0);
+    const byOperation = Object.entries(f.s3Requests)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([operation, n]) => `${operation} ${n}`)
+      .join(', ');
+    requestRows.push([f.name, String(f.objects), String(total), fmt(total / Math.max(1, f.objects), 1), byOperation]);
+  }
+  if (requestRows.length > 1) {
+    out.push('storage round trips of each s3 drain (opening the store and recovery included; the check after it not):', table(requestRows));
+    // What one more commit costs: the difference between the two DataWorks drains, whose fixed costs are the same.
+    const [small, large] = ['dw-small', 'dw-large'].map((w) => figures.find((f) => f.storage === 's3' && f.workload === w && f.s3Requests));
+    if (small && large && large.objects > small.objects) {
+      const total = (f: CaseFigures): number => Object.values(f.s3Requests ?? {}).reduce((a, b) => a + b, 0);
+      out.push(`  per commit beyond the first: ${fmt((total(large) - total(small)) / (large.objects - small.objects), 1)} S3 requests`);
+    }
+    out.push('');
   }
   for (const m of memory) {
     out.push(

@@ -36,6 +36,8 @@ export interface CaseSpec {
   batch: { maxRecords: number; maxBytes: number; gzipLevel: number };
   resultPath: string;
   sampleMs: number;
+  /** S3 endpoint the check after the drain uses (the drain's goes through the bench's request counter). */
+  checkEndpoint?: string;
   /** When set, a V8 CPU profile of the drain alone (not the check) is written here. */
   cpuProfilePath?: string;
 }
@@ -150,7 +152,9 @@ try {
   result.pages = outcome.result.pages;
 
   const verifyStarted = performance.now();
-  const store = createObjectStore(config.storage);
+  const store = createObjectStore(
+    spec.checkEndpoint && config.storage.kind === 's3' ? { ...config.storage, endpoint: spec.checkEndpoint } : config.storage,
+  );
   try {
     await check(store, source.id);
   } finally {
