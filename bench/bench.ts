@@ -20,6 +20,7 @@
  *           --only schedulers  the scheduler case alone: one worker with 10,000 sources on one Redis,
  *                              its time to start and idle CPU (worker + redis-server)
  *           BENCH_DW_SMALL_MB, BENCH_DW_LARGE_MB, BENCH_OOS_ENTRIES   override the sizes
+ *                              (the 1 GB case: BENCH_DW_LARGE_MB=1000; the simulators process then needs about 4 GB)
  *           BENCH_SCHEDULER_SOURCES, BENCH_SCHEDULER_IDLE_S   sources and idle window of the scheduler case
  *           BENCH_GZIP_LEVEL   batch.gzipLevel (default 6, the product default)
  *           BENCH_CASE_NODE_OPTIONS   node flags for the drain processes (e.g. --max-old-space-size=48, --perf-basic-prof)

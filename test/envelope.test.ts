@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderEnvelopes } from '../src/drain/index.js';
+import { RenderBuffers } from '../src/drain/envelope.js';
 
 describe('envelope rendering', () => {
   it('renders one NDJSON line per record, in the archive field order, as UTF-8', () => {
@@ -40,5 +41,20 @@ describe('envelope rendering', () => {
 
   it('renders nothing for no records', () => {
     expect(renderEnvelopes('s', 'p', 'now', []).length).toBe(0);
+  });
+
+  it('reuses a buffer given back (no fresh allocation per page) and renders into it exactly what a fresh one holds', () => {
+    const page = (n: number, text: string) =>
+      Array.from({ length: n }, (_, i) => ({ id: `r:${i}`, context: { runId: 1 }, record: { line: `${text} ${i} ✓` } }));
+    const buffers = new RenderBuffers();
+    const big = renderEnvelopes('s', 'p', 'now', page(3000, 'a much longer line of the first page'), buffers);
+    expect(buffers.take()).toBeUndefined();
+    buffers.give(big);
+    const small = renderEnvelopes('s', 'p', 'now', page(10, 'short'), buffers);
+    // The same memory, overwritten from the start: only what this page rendered is in the view.
+    expect(small.buffer).toBe(big.buffer);
+    expect(small.equals(renderEnvelopes('s', 'p', 'now', page(10, 'short')))).toBe(true);
+    // A buffer still being read is never handed out: nothing was given back since.
+    expect(buffers.take()).toBeUndefined();
   });
 });

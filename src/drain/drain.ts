@@ -9,7 +9,7 @@ import type { LeaseManager } from '../leases/index.js';
 import type { Logger } from '../observability/index.js';
 import { getProvider, providerContext, readPages, type CompletenessFigure, type Provider, type ReadPage } from '../providers/index.js';
 import type { RateLimiter } from '../ratelimit/index.js';
-import { renderEnvelopes } from './envelope.js';
+import { RenderBuffers, renderEnvelopes } from './envelope.js';
 import { BatchSpool } from './spool.js';
 
 /** Everything a drain needs, opened once per process and shared by all drains. */
@@ -158,6 +158,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
     let stream: Record<string, unknown> | undefined;
     let failure: unknown;
     const maxAgeMs = deps.batch.maxSeconds * 1000;
+    const buffers = new RenderBuffers();
 
     const yieldAt = signals.maxDrainMs === undefined ? Number.POSITIVE_INFINITY : started + signals.maxDrainMs;
     // One pass from a recovered head; a commit another writer outran starts a new pass from the winner's.
@@ -267,7 +268,7 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
             }
           }
           if (page.records.length > 0) {
-            const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records);
+            const lines = renderEnvelopes(source.id, source.provider, new Date(now()).toISOString(), page.records, buffers);
             const lineBytes = lines.length;
             // Pages are never split (a checkpoint exists only between pages), so a batch that this
             // page would overflow is committed first; only a page larger than a batch by itself
@@ -276,7 +277,9 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
               await commit();
             }
             spool ??= await BatchSpool.open(deps.spoolDir, deps.batch.gzipLevel);
-            await spool.write(lines, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id);
+            await spool.write(lines, page.records.length, page.records[0]!.id, page.records[page.records.length - 1]!.id, () =>
+              buffers.give(lines),
+            );
             saved = false;
             unsavedSince ??= now();
           } else if (JSON.stringify(page.checkpoint) !== JSON.stringify(checkpoint)) {

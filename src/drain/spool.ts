@@ -86,15 +86,19 @@ export class BatchSpool {
     return new BatchSpool(join(dir, `batch-${process.pid}-${randomBytes(6).toString('hex')}.spool`), gzipLevel);
   }
 
-  /** Appends rendered NDJSON lines (UTF-8, for `count` records); waits when gzip is behind. */
-  async write(lines: Buffer, count: number, firstId: string, lastId: string): Promise<void> {
+  /**
+   * Appends rendered NDJSON lines (UTF-8, for `count` records); waits when gzip is behind.
+   * `consumed` is called once gzip has read all of `lines` (its buffer may then be reused).
+   */
+  async write(lines: Buffer, count: number, firstId: string, lastId: string, consumed?: () => void): Promise<void> {
     if (this.#failed) throw this.#failed;
     if (count === 0) return;
     this.records += count;
     this.bytes += lines.length;
     this.firstId ??= firstId;
     this.lastId = lastId;
-    if (!this.#gzip.write(lines)) {
+    // Only a write that succeeded hands the buffer back: after an error zlib may not be done with it.
+    if (!this.#gzip.write(lines, consumed && ((error) => error || consumed()))) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = (): void => {
           this.#gzip.off('error', onError);
