@@ -22,6 +22,9 @@
  *           BENCH_DW_SMALL_MB, BENCH_DW_LARGE_MB, BENCH_OOS_ENTRIES   override the sizes
  *                              (the 1 GB case: BENCH_DW_LARGE_MB=1000; the simulators process then needs about 4 GB)
  *           BENCH_SCHEDULER_SOURCES, BENCH_SCHEDULER_IDLE_S   sources and idle window of the scheduler case
+ *           --only mixed       the mixed case alone: all five providers, about a million records, the
+ *                              archiver (run-once) against a naive sequential archiver on the same simulators
+ *           BENCH_MIXED_DW_LINES, BENCH_MIXED_OOS_ENTRIES   its two large workloads
  *           BENCH_GZIP_LEVEL   batch.gzipLevel (default 6, the product default)
  *           BENCH_CASE_NODE_OPTIONS   node flags for the drain processes (e.g. --max-old-space-size=48, --perf-basic-prof)
  *           BENCH_CASE_WRAPPER  a command the drain processes run under (e.g. `perf record -e cpu-clock -g -o f.data --`)
@@ -37,6 +40,7 @@ import { recordsPerCpuSecond, runRawBound, type RawResult, type RawSpec } from '
 import { countsBetween, S3RequestCounter } from './s3-counter.js';
 import { S3_CREDENTIALS, startS3Server, type S3Server } from './s3-server.js';
 import { processCpuSeconds, processPeakRss } from './proc.js';
+import { type MixedFigures, runMixedCase } from './mixed-case.js';
 import { runSchedulerCase, SCHEDULER_IDLE_GOAL, type SchedulerFigures } from './schedulers-case.js';
 import type { SimulatorsReady, SimulatorsSpec } from './simulators-process.js';
 
@@ -62,6 +66,10 @@ const dwLargeMb = envNumber('BENCH_DW_LARGE_MB', quick ? 20 : 200);
 const oosTotal = envNumber('BENCH_OOS_ENTRIES', quick ? 10_000 : 100_000);
 const schedulerSources = envNumber('BENCH_SCHEDULER_SOURCES', quick ? 2_000 : 10_000);
 const schedulerIdleSeconds = envNumber('BENCH_SCHEDULER_IDLE_S', quick ? 10 : 60);
+const mixedDataworksLines = envNumber('BENCH_MIXED_DW_LINES', quick ? 60_000 : 600_000);
+const mixedOosEntries = envNumber('BENCH_MIXED_OOS_ENTRIES', quick ? 40_000 : 400_000);
+/** Archiver records/s over the naive sequential archiver's, on the mixed case. */
+const MIXED_SPEEDUP_GOAL = 1.5;
 const OOS_EXECUTIONS = 4;
 /** The product defaults: what a user who sets no `batch:` gets. */
 const batch = { maxRecords: 100_000, maxBytes: 64 * 1024 * 1024, gzipLevel: envNumber('BENCH_GZIP_LEVEL', 6) };
@@ -452,7 +460,7 @@ async function main(): Promise<number> {
   }
 
   const totalRecords = figures.reduce((s, f) => s + (f.ok ? f.records : 0), 0);
-  const totalWall = (performance.now() - benchStarted) / 1000;
+  let totalWall = (performance.now() - benchStarted) / 1000;
   const out: string[] = [];
   if (figures.length > 0) {
     out.push('', table(rows), '');
@@ -524,6 +532,37 @@ async function main(): Promise<number> {
     );
     if (verifyFigures.some((v) => v.problems > 0)) failures.push('verify case: problems reported on an intact archive');
   }
+  let mixed: MixedFigures | undefined;
+  if (only.length === 0 || only.includes('mixed')) {
+    process.stdout.write(
+      `  mixed case: five providers, ${(mixedDataworksLines + mixedOosEntries).toLocaleString('en-US')}+ records, archiver and naive archiver … `,
+    );
+    mixed = await runMixedCase({ dataworksLines: mixedDataworksLines, oosEntries: mixedOosEntries, grows: 10 });
+    process.stdout.write(`${mixed.ok ? 'done' : 'FAILED'}\n`);
+    const m = mixed;
+    out.push(
+      '',
+      `mixed: all five providers, ${m.records.toLocaleString('en-US')} records, same simulators (archiver: run-once, file store; naive: one source after another, in memory, one gzip per stream):`,
+      table([
+        ['run', 'wall s', 'rec/s', 'CPU s', 'peak RSS MB'],
+        ...(['archiver', 'naive'] as const).map((name) => [
+          name,
+          fmt(m[name].wallMs / 1000),
+          Math.round(m[name].recordsPerSec).toLocaleString('en-US'),
+          fmt(m[name].cpuSec),
+          mb(m[name].maxRssBytes),
+        ]),
+      ]),
+      `  archiver/naive records/s: ${fmt(m.speedup, 2)} (goal ≥ ${MIXED_SPEEDUP_GOAL}: ${m.speedup >= MIXED_SPEEDUP_GOAL ? 'yes' : 'NO'}); per source (expected / archiver / naive): ` +
+        Object.entries(m.perSource)
+          .map(
+            ([source, c]) =>
+              `${source} ${c.expected}/${c.archiver}${c.archiverDuplicated > 0 ? ` (+${c.archiverDuplicated} DUPLICATED)` : ''}/${c.naive}`,
+          )
+          .join(', '),
+    );
+    if (!m.ok) failures.push('mixed case: the archiver did not archive exactly the expected records of every source');
+  }
   let schedulers: SchedulerFigures | undefined;
   if (only.length === 0 || only.includes('schedulers')) {
     process.stdout.write(
@@ -551,6 +590,7 @@ async function main(): Promise<number> {
         `scheduler case: ${s.schedulersInRedis} schedulers in Redis for ${s.sources} sources, or the warm start wrote them again`,
       );
   }
+  totalWall = (performance.now() - benchStarted) / 1000;
   out.push(
     `total: ${totalRecords.toLocaleString('en-US')} records archived and checked in ${fmt(totalWall)} s${totalRecords < 500_000 && !quick && only.length === 0 ? ' (below the 500,000 the bench promises!)' : ''}`,
   );
@@ -572,6 +612,7 @@ async function main(): Promise<number> {
     ratios,
     verify: verifyFigures,
     schedulers,
+    mixed,
     totalRecords,
     totalWallSec: totalWall,
     failures,
