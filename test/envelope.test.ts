@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderEnvelopes } from '../src/drain/index.js';
-import { RenderBuffers } from '../src/drain/envelope.js';
+import { RenderBuffers, renderEnvelopes } from '../src/drain/index.js';
 
 describe('envelope rendering', () => {
   it('renders one NDJSON line per record, in the archive field order, as UTF-8', () => {
