@@ -54,10 +54,11 @@ const UPSERT_WINDOW = 64;
 
 /**
  * Makes the queue's job schedulers match the config: one per enabled source, none for sources
- * that are gone. When Redis already holds this config's digest and as many schedulers as there
- * were after that sync, nothing is written: one round trip (GET + ZCARD) instead of an upsert per
- * source and a full listing, so a worker with 10,000 sources costs Redis nothing while nothing
- * changes. A Redis that lost its data (no digest), a scheduler removed by hand (a count that
+ * that are gone. When Redis already holds this config's digest, as many schedulers as there
+ * were after that sync and each one's next job, nothing is written: three round trips (GET +
+ * ZCARD, ZRANGE, pipelined EXISTS) instead of an upsert per source and a full listing, so a worker
+ * with 10,000 sources costs Redis next to nothing while nothing changes. A scheduler that lost its
+ * next job (a failover that lost the latest writes) gets the full sync too. A Redis that lost its data (no digest), a scheduler removed by hand (a count that
  * differs) or another config (another digest: a source added or removed, a schedule changed) gets
  * the full upsert and clean-up, then the new digest.
  */
@@ -72,7 +73,11 @@ export async function syncSchedulers(
   const repeatKey = queue.keys.repeat!;
   const [stored, count] = await readSyncState(state, repeatKey);
   const recorded = parseRecord(stored);
-  if (recorded?.digest === digest && recorded.count === count) return 'unchanged';
+  let orphaned = 0;
+  if (recorded?.digest === digest && recorded.count === count) {
+    orphaned = await schedulersWithoutNextJob(queue, state.redis, repeatKey);
+    if (orphaned === 0) return 'unchanged';
+  }
 
   const ids = new Set(wanted.map((w) => w.id));
   for (let i = 0; i < wanted.length; i += UPSERT_WINDOW) {
@@ -98,11 +103,39 @@ export async function syncSchedulers(
     {
       schedulers: wanted.length,
       removed,
-      reason: recorded === undefined ? 'none recorded' : recorded.digest !== digest ? 'config changed' : 'count differs',
+      reason:
+        recorded === undefined
+          ? 'none recorded'
+          : recorded.digest !== digest
+            ? 'config changed'
+            : orphaned > 0
+              ? `${orphaned} without their next job`
+              : 'count differs',
     },
     'job schedulers brought in line with the config',
   );
   return 'synced';
+}
+
+/**
+ * Schedulers whose next job is gone. A scheduler lives on through its next job (BullMQ adds the
+ * one after when a job starts): a Redis that lost its latest writes, as a Sentinel or Cluster
+ * failover can, may keep a scheduler and lose that job, and the source is then never drained
+ * again. Each scheduler's score is the time of its next job, whose id follows from it: one ZRANGE
+ * and one pipelined EXISTS per scheduler.
+ */
+async function schedulersWithoutNextJob(queue: Queue<DrainJobData>, redis: RedisClient, repeatKey: string): Promise<number> {
+  const entries = await redis.zrange(repeatKey, 0, -1, 'WITHSCORES');
+  if (entries.length === 0) return 0;
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < entries.length; i += 2) pipeline.exists(queue.toKey(`repeat:${entries[i]}:${entries[i + 1]}`));
+  const replies = (await pipeline.exec()) ?? [];
+  let missing = 0;
+  for (const [error, exists] of replies) {
+    if (error) throw error;
+    if (exists === 0) missing += 1;
+  }
+  return missing;
 }
 
 /** `<digest> <count>` as stored; anything else (an older worker's record, a value set by hand) counts as none. */
