@@ -87,6 +87,10 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
     logger.info({ port: endpoint.port, paths, dashboardReadOnly: config.worker.dashboard.readOnly }, 'serving HTTP');
   }
   const timer = setInterval(() => void resync(), RESYNC_MS);
+  // A reconnect may be to a Redis that lost writes (a failover, a restart from a snapshot): check
+  // the schedulers then, not up to RESYNC_MS later.
+  const onReconnected = (): void => void resync();
+  runtime.redis!.on('ready', onReconnected);
 
   const closed = new Promise<void>((resolve) => {
     const detach = onShutdownSignals({
@@ -96,6 +100,7 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
         stopping = true;
         readiness.stopping();
         clearInterval(timer);
+        runtime.redis!.off('ready', onReconnected);
         stop.abort();
         void worker.close().then(() => {
           detach();
