@@ -102,6 +102,19 @@ describe('aliyun-dataworks-dq-scan-log: discovery', () => {
     expect(recordsOf(await drain())).toEqual([]);
   });
 
+  it('a page checkpoint the drain still holds does not change while later pages are read (the drain commits it then)', async () => {
+    for (let i = 0; i < 6; i += 1)
+      sim.addRun(8000 + i, lines(8000 + i, 0, 8), { projectId: PROJECT, createTime: T0 + i * 1000, status: 'Pass' });
+    const source = discoverSource({}, { concurrency: 3 });
+    const bound = providerContext(context.services, source);
+    const held: { page: ReadPage<DataWorksDqScanLogCheckpoint>; text: string }[] = [];
+    for await (const page of readPages(provider, source, provider.initialCheckpoint(source.params, clock), bound)) {
+      held.push({ page, text: JSON.stringify(page.checkpoint) });
+    }
+    expect(held.length).toBeGreaterThan(5);
+    for (const { page, text } of held) expect(JSON.stringify(page.checkpoint)).toBe(text);
+  });
+
   it('keeps the checkpoint bounded over hundreds of runs: only running runs and the lookback stay', async () => {
     const source = discoverSource({ pageSize: 50 });
     let checkpoint = provider.initialCheckpoint(source.params, clock);

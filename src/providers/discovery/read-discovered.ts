@@ -80,10 +80,12 @@ export async function* readDiscovered<T, S, C>(set: DiscoverySet<T, S, C>, conte
   const retired = new Map<string, number>(set.from.retired.map(([time, key]) => [key, time]));
   const active = new Map<string, ActiveStream<S>>(Object.entries(set.from.active).map(([k, a]) => [k, { ...a }]));
   const windowStart = (): number => from - lookbackMs;
+  // A copy: the drain may commit a page's checkpoint while the next page is being read, and the
+  // entries of `active` move on with it.
   const state = (): DiscoveryState<S> => ({
     from,
     retired: [...retired].map(([key, time]): [number, string] => [time, key]).sort((a, b) => a[0] - b[0] || compare(a[1], b[1])),
-    active: Object.fromEntries([...active].sort(([a], [b]) => compare(a, b))),
+    active: Object.fromEntries([...active].sort(([a], [b]) => compare(a, b)).map(([k, a]) => [k, structuredClone(a)])),
   });
   const read = new Set<string>();
   const skipped: SkippedStreamsError[] = [];
