@@ -23,6 +23,11 @@ export const completenessFigureSchema = z
     at: z.number().int().nonnegative(),
     /** Why the figures differ, when the provider knows (`3 items outside the asked window`). */
     note: z.string().optional(),
+    /** SHA-256 (hex) of the archived bytes, when the stream is a file copied whole (DWS audit-log dumps). */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
   })
   .strict();
 

@@ -9,6 +9,7 @@ export type Logger = PinoLogger;
 export const REDACTED_PATHS = [
   'accessKeyId',
   'accessKeySecret',
+  'secretAccessKey',
   'securityToken',
   'ak',
   'sk',
@@ -18,6 +19,7 @@ export const REDACTED_PATHS = [
   'hmacKey',
   '*.accessKeySecret',
   '*.accessKeyId',
+  '*.secretAccessKey',
   '*.securityToken',
   '*.sk',
   '*.ak',

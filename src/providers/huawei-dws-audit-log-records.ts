@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { huaweiClientForSource, huaweiCloud, huaweiDefaultEndpoint, type HuaweiCredentials } from './huawei/index.js';
+import { copyDumps, copyDumpsSchema, dumpsStateSchema, initialDumpsState } from './dws/copy-dumps.js';
 import { chunkPages, verbatim } from './kit/index.js';
 import type {
   CheckpointSummary,
@@ -38,6 +39,9 @@ import type {
  *
  * Each poll that archives something, or finds the list short of `count`, states `count` beside
  * the records listed (final ones archived, the others pending).
+ *
+ * With `copyDumps`, the files each SUCCESS dump wrote under its OBS prefix are archived too (see
+ * dws/copy-dumps.ts): the record's prefix is queued in the checkpoint that archives the record.
  */
 
 export const HUAWEI_DWS_AUDIT_LOG_RECORDS = 'huawei-dws-audit-log-records';
@@ -66,6 +70,8 @@ export const dwsParamsSchema = z
       .default(7 * 86_400),
     /** Most records kept pending; beyond it the oldest are aged out (see maxPendingSeconds). @defaultValue 1000 */
     maxPending: z.number().int().positive().default(1000),
+    /** Copy the audit-log files each SUCCESS dump wrote to OBS into the archive (see copyDumps). */
+    copyDumps: copyDumpsSchema.optional(),
   })
   .strict();
 
@@ -83,6 +89,8 @@ export const dwsCheckpointSchema = z
     floor: z.string().nullable(),
     recent: z.array(z.tuple([z.string(), z.string()])),
     pending: z.array(pendingSchema),
+    /** With `params.copyDumps`: the dumps still to copy and the files copied recently. */
+    dumps: dumpsStateSchema.optional(),
   })
   .strict();
 
@@ -95,6 +103,8 @@ const auditRecordKeySchema = z.object({
   begin_time: z.string().nullish(),
   end_time: z.string().nullish(),
   result: z.string().nullish(),
+  bucket_name: z.string().nullish(),
+  location_prefix: z.string().nullish(),
 });
 
 export type DwsAuditRecordKey = z.infer<typeof auditRecordKeySchema>;
@@ -120,6 +130,8 @@ export function isDwsFinal(result: string | null | undefined): boolean {
 
 interface AuditEntry {
   id: string;
+  /** Where a SUCCESS dump wrote its files. */
+  dump?: { bucket: string; prefix: string } | undefined;
   time: string;
   result: string;
   final: boolean;
@@ -198,6 +210,7 @@ async function* pages(
       result: key.result ?? '',
       final: isDwsFinal(key.result),
       raw,
+      dump: key.result === 'SUCCESS' && key.bucket_name ? { bucket: key.bucket_name, prefix: key.location_prefix ?? '' } : undefined,
     };
     const seen = listed.get(entry.id);
     if (!seen || (!seen.final && entry.final)) listed.set(entry.id, entry);
@@ -280,17 +293,31 @@ async function* pages(
 
   let window: [string, string][] = [...from.recent];
   let floor = from.floor;
+  const copy = params.copyDumps;
+  let dumps = from.dumps ?? (copy ? initialDumpsState() : undefined);
   yield* chunkPages(toArchive, tuning.pageSize, (chunk, rest) => {
     const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: { ...ctx }, record: e.raw }));
     for (const e of chunk) {
       pending.delete(e.id);
       window.push([e.time, e.id]);
     }
+    // A SUCCESS record's files are queued in the same checkpoint that archives it: a crash in between copies them later.
+    if (copy && dumps) {
+      const queued = chunk.flatMap((e) => (e.dump ? [{ record: e.id, ...e.dump }] : []));
+      if (queued.length > 0) dumps = { ...dumps, queue: [...dumps.queue, ...queued] };
+    }
     // Records of later pages that are not pending are recognised only by time ≥ floor: never trim past them.
     const cap = rest.find((e) => !pending.has(e.id))?.time;
     ({ window, floor } = trim(window, floor, tuning.recentIds, cap));
-    return { records, checkpoint: { v: 1, floor, recent: window, pending: sortedPending(pending) } };
+    return {
+      records,
+      checkpoint: { v: 1, floor, recent: window, pending: sortedPending(pending), ...(dumps ? { dumps } : {}) },
+    };
   });
+  if (copy && dumps) {
+    const base: DwsCheckpoint = { v: 1, floor, recent: window, pending: sortedPending(pending) };
+    yield* copyDumps(dumps, { params: copy, context, recordContext: ctx }, (state) => ({ ...base, dumps: state }));
+  }
 }
 
 /**
@@ -321,6 +348,11 @@ function summarize(checkpoint: DwsCheckpoint): CheckpointSummary {
       ? 'nothing archived yet'
       : `${checkpoint.recent.length} recent records remembered${checkpoint.floor ? `, older than ${checkpoint.floor} settled` : ''}`,
     `${checkpoint.pending.length} pending (still running)`,
+    ...(checkpoint.dumps
+      ? [
+          `${checkpoint.dumps.queue.length} dump(s) to copy${checkpoint.dumps.current ? `, copying ${checkpoint.dumps.current.key} (${checkpoint.dumps.current.offset} of ${checkpoint.dumps.current.size} bytes)` : ''}`,
+        ]
+      : []),
   ];
   return { text: parts.join('; '), pending: checkpoint.pending.map((p) => ({ ...p })) };
 }
