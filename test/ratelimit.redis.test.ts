@@ -61,6 +61,33 @@ describe('RedisRateLimiter', () => {
     expect(serverTimes.length).toBeLessThanOrEqual(3 * limit);
   });
 
+  it('with spread, grants come evenly spaced at spread × limit per second, never over the limit in any second', async () => {
+    const limit = 10;
+    const spread = 0.97;
+    const instances = Array.from(
+      { length: 3 },
+      () => new RedisRateLimiter(redis.client(), new RedisKeys('test-spread'), { guardMs: 30, spread, jitterMs: 1 }),
+    );
+    const times: number[] = [];
+    const started = performance.now();
+    await Promise.all(
+      instances.flatMap((limiter) =>
+        [1, 2].map(async () => {
+          while (performance.now() - started < 2_000) times.push(await limiter.acquireAt('sddp:spread', limit));
+        }),
+      ),
+    );
+    times.sort((a, b) => a - b);
+    const spacing = 1000 / (spread * limit);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    // By the Redis clock (µs, reported in ms): spread out, not in bursts (a late grant lets the
+    // next one come a little sooner), and the window's bound holds.
+    expect(gaps.filter((g) => g < spacing / 2)).toEqual([]);
+    expect(maxInWindow(times, 1_000)).toBeLessThanOrEqual(limit);
+    // Six callers always waiting: the grants follow the spacing closely (≥ 95 % of the quota).
+    expect(((times.length - 1) * 1000) / (times.at(-1)! - times[0]!)).toBeGreaterThanOrEqual(0.95 * limit);
+  });
+
   it('keys are independent, and limits hold across instances sharing a prefix only', async () => {
     const a = new RedisRateLimiter(redis.client(), new RedisKeys('test-iso'));
     const b = new RedisRateLimiter(redis.client(), new RedisKeys('test-iso'));

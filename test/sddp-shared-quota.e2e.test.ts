@@ -18,6 +18,9 @@ describe('Data Security Center quota shared by three workers', () => {
 
   it('never exceeds 10 calls/s per AccessKey, and archives every run once per source', async () => {
     const result = await drainSharedQuota(redis, dir, { sources: 3, items: 90, pageSize: 3, timeoutMs: 90_000 });
+    console.log(
+      `sddp shared quota: ${result.calls} calls, ${result.sustainedPerSecond.toFixed(2)}/s sustained, peak ${result.peakPerSecond}/s, ${result.throttled} throttled`,
+    );
     expect(result.missing).toBe(0);
     expect(result.duplicated).toBe(0);
     expect(result.throttled).toBe(0);

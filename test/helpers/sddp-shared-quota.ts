@@ -13,6 +13,8 @@ export interface SharedQuotaResult {
   throttled: number;
   /** Most calls the simulator saw in any one-second window. */
   peakPerSecond: number;
+  /** Calls per second between the simulator's first and last call. */
+  sustainedPerSecond: number;
   missing: number;
   duplicated: number;
   seconds: number;
@@ -93,6 +95,7 @@ export async function drainSharedQuota(
     calls: times.length,
     throttled: sim.throttled,
     peakPerSecond: peak,
+    sustainedPerSecond: times.length > 1 ? ((times.length - 1) * 1000) / (times.at(-1)! - times[0]!) : 0,
     missing,
     duplicated,
     seconds: (Date.now() - started) / 1000,
