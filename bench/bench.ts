@@ -591,6 +591,9 @@ async function main(): Promise<number> {
       );
   }
   totalWall = (performance.now() - benchStarted) / 1000;
+  const providerCases = only.length === 0 || only.includes('providers') ? await runProviderCases() : { lines: [], figures: [] };
+  if (providerCases.lines.length > 0)
+    out.push('', 'provider cost cases (calls and time, see bench/provider-cases.ts):', ...providerCases.lines);
   out.push(
     `total: ${totalRecords.toLocaleString('en-US')} records archived and checked in ${fmt(totalWall)} s${totalRecords < 500_000 && !quick && only.length === 0 ? ' (below the 500,000 the bench promises!)' : ''}`,
   );
@@ -613,6 +616,7 @@ async function main(): Promise<number> {
     verify: verifyFigures,
     schedulers,
     mixed,
+    providerCases: providerCases.figures,
     totalRecords,
     totalWallSec: totalWall,
     failures,
@@ -665,6 +669,19 @@ async function runVerifyCases(): Promise<VerifyFigures[]> {
   }
   rmSync(work, { recursive: true, force: true });
   return figures;
+}
+
+/** The provider cost cases, in a process of their own: their table's lines and figures. */
+async function runProviderCases(): Promise<{ lines: string[]; figures: unknown[] }> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'provider-cases.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`provider-cases exited ${code}`))));
+  });
+  const lines = out.trim().split('\n');
+  const figures = (JSON.parse(lines.pop() ?? '{}') as { providerCases?: unknown[] }).providerCases ?? [];
+  return { lines, figures };
 }
 
 function gitCommit(): string | undefined {

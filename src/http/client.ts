@@ -7,7 +7,11 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Largest body accepted, in bytes; larger bodies are an error, never truncated. @defaultValue 16 MiB */
   maxBodyBytes?: number;
-  /** Connections kept per origin. @defaultValue 8 */
+  /**
+   * Connections kept per origin. Streams of one source are read `params.concurrency` at once (up
+   * to 64) and several sources share an endpoint: fewer connections would queue their calls.
+   * @defaultValue 32
+   */
   connections?: number;
 }
 
@@ -56,7 +60,7 @@ export class HttpClient {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
     this.#agent = new Agent({
-      connections: options.connections ?? 8,
+      connections: options.connections ?? 32,
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
       connectTimeout: Math.min(this.#timeoutMs, 10_000),
