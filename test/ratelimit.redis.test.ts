@@ -79,10 +79,10 @@ describe('RedisRateLimiter', () => {
     );
     times.sort((a, b) => a - b);
     const spacing = 1000 / (spread * limit);
-    const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    // By the Redis clock (µs, reported in ms): spread out, not in bursts (a late grant lets the
-    // next one come a little sooner), and the window's bound holds.
-    expect(gaps.filter((g) => g < spacing / 2)).toEqual([]);
+    // By the Redis clock (µs, reported in ms): spread out, not in bursts. The schedule is
+    // anchored, so a grant late by d lets the next come d sooner, but never two within one spacing.
+    const pairs = times.slice(2).map((t, i) => t - times[i]!);
+    expect(Math.min(...pairs)).toBeGreaterThanOrEqual(spacing - 0.01);
     expect(maxInWindow(times, 1_000)).toBeLessThanOrEqual(limit);
     // Six callers always waiting: the grants follow the spacing closely (≥ 95 % of the quota).
     expect(((times.length - 1) * 1000) / (times.at(-1)! - times[0]!)).toBeGreaterThanOrEqual(0.95 * limit);
