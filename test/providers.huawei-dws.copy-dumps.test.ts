@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { huaweiDwsAuditLogRecordsProvider as provider, type DwsCheckpoint } from '../src/providers/huawei-dws-audit-log-records.js';
+import { ProviderAuthError } from '../src/errors/index.js';
 import { providerContext, readPages, type ReadPage } from '../src/providers/index.js';
 import type { CompletenessFigure, ProviderRecord } from '../src/providers/provider.js';
 import { HuaweiDwsSimulator, type AuditDumpRecord } from '../simulators/index.js';
@@ -164,6 +165,21 @@ describe('huawei-dws-audit-log-records: copyDumps', () => {
     // LastModified has whole seconds: only the files of the newest second are remembered.
     expect(prefixes[0]!.copied.length).toBeLessThanOrEqual(3);
     expect(prefixes[0]!.floor).not.toBeNull();
+  });
+
+  it('a wrong OBS key fails the drain with an auth error naming what to fix; the SUCCESS record stays queued', async () => {
+    const src = source({ credentials: { accessKeyId: 'NOT-AN-OBS-KEY', secretAccessKey: 'wrong-secret' } });
+    await dump([10]);
+    const pages: ReadPage<DwsCheckpoint>[] = [];
+    const bound = providerContext(context.services, src);
+    const error = await (async () => {
+      for await (const page of readPages(provider, src, provider.initialCheckpoint(src.params, Date.now()), bound)) pages.push(page);
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderAuthError);
+    expect((error as ProviderAuthError).hint).toContain('params.copyDumps.credentials');
+    expect(String((error as Error).message)).not.toContain('wrong-secret');
+    // The records were archived, their files are still to copy: a fixed secret copies them next time.
+    expect(pages.at(-1)!.checkpoint.dumps!.queue.length).toBeGreaterThan(0);
   });
 
   it('reports a file that changes while it is copied as a gap, keeping what was copied', async () => {

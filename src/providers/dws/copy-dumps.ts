@@ -1,6 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import {
+  ProviderAuthError,
+  type ProviderError,
+  ProviderNetworkError,
+  ProviderServerError,
+  ProviderValidationError,
+} from '../../errors/index.js';
 import type { CompletenessFigure, ProviderContext, ProviderPage, ProviderRecord } from '../provider.js';
 
 /**
@@ -169,10 +176,13 @@ async function listNew(
   const files: DumpFile[] = [];
   let token: string | undefined;
   do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: entry.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
-      { abortSignal: context.signal },
-    );
+    const page = await client
+      .send(new ListObjectsV2Command({ Bucket: entry.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), {
+        abortSignal: context.signal,
+      })
+      .catch((error: unknown) => {
+        throw obsError(error, `listing ${entry.bucket}/${prefix}`, context);
+      });
     for (const object of page.Contents ?? []) {
       if (!object.Key || object.Key.endsWith('/') || object.ETag === undefined || object.LastModified === undefined) continue;
       const lastModified = object.LastModified.getTime();
@@ -289,7 +299,7 @@ async function readRange(
     if (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)) {
       throw new DumpChangedError('no longer stored');
     }
-    throw error;
+    throw obsError(error, `reading ${file.bucket}/${file.key}`, context);
   }
   const etag = answer.ETag?.replace(/^"|"$/g, '');
   if (etag !== undefined && etag !== file.etag) throw new DumpChangedError(`ETag is now ${etag}`);
@@ -309,4 +319,30 @@ function remember(state: DumpsState, prefixKey: string, file: DumpFile, lateness
   entry.floor = floor;
   entry.copied = entry.copied.filter(([t]) => t >= floor).sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   state.prefixes[prefixKey] = entry;
+}
+
+/** An OBS (S3 API) failure as the provider error it is; the S3 client has already retried it. */
+function obsError(error: unknown, what: string, context: ProviderContext): ProviderError {
+  if (context.signal.aborted) throw error;
+  const details = { source: context.sourceId, provider: context.providerId, cause: error };
+  if (!(error instanceof S3ServiceException)) {
+    return new ProviderNetworkError(
+      `source ${context.sourceId}: OBS ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        ...details,
+        hint: 'check params.copyDumps.endpoint and that the worker can reach it',
+      },
+    );
+  }
+  const status = error.$metadata.httpStatusCode;
+  const more = { ...details, providerCode: error.name, ...(status === undefined ? {} : { statusCode: status }) };
+  const message = `source ${context.sourceId}: OBS ${what} failed: ${error.name}${status === undefined ? '' : ` (HTTP ${status})`}`;
+  if (status === 401 || status === 403) {
+    return new ProviderAuthError(message, {
+      ...more,
+      hint: 'check params.copyDumps.credentials (an OBS AK/SK allowed to list and read the dump bucket) and params.copyDumps.region',
+    });
+  }
+  if (status !== undefined && status >= 500) return new ProviderServerError(message, more);
+  return new ProviderValidationError(message, { ...more, hint: 'check the bucket the dump record names and params.copyDumps.endpoint' });
 }
