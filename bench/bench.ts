@@ -28,6 +28,8 @@
  *           BENCH_GZIP_LEVEL   batch.gzipLevel (default 6, the product default)
  *           BENCH_CASE_NODE_OPTIONS   node flags for the drain processes (e.g. --max-old-space-size=48, --perf-basic-prof)
  *           BENCH_CASE_WRAPPER  a command the drain processes run under (e.g. `perf record -e cpu-clock -g -o f.data --`)
+ *           BENCH_VERIFY_SIZES  entries of the verify cases (default 25000,100000; quick 5000,20000)
+ *           BENCH_VERIFY_NODE_OPTIONS  node flags of the verify processes (default a fixed heap: see runVerifyCases)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -513,24 +515,36 @@ async function main(): Promise<number> {
   }
   const verifyFigures = only.length === 0 || only.includes('verify') ? await runVerifyCases() : [];
   if (verifyFigures.length > 0) {
-    const verifyRows = [['verify case', 'entries', 'verify s', 'entries/s', 'peak RSS MB', 'problems']];
+    const verifyRows = [['verify case', 'entries', 'digests', 'verify s', 'entries/s', 'peak RSS MB', 'live heap MB', 'problems']];
     for (const v of verifyFigures) {
       verifyRows.push([
         `verify ${v.entries}`,
         v.entries.toLocaleString('en-US'),
+        v.digests.toLocaleString('en-US'),
         fmt(v.seconds),
         Math.round(v.entries / v.seconds).toLocaleString('en-US'),
         mb(v.maxRssBytes),
+        mb(v.liveHeapBytes),
         String(v.problems),
       ]);
     }
     const [small, large] = [verifyFigures[0]!, verifyFigures[verifyFigures.length - 1]!];
     const ratio = large.maxRssBytes / small.maxRssBytes;
-    out.push('', 'verify over one source (every entry read, every object re-hashed, data listed for orphans):', table(verifyRows));
     out.push(
-      `peak RSS vs entries: ${small.entries.toLocaleString('en-US')} → ${mb(small.maxRssBytes)} MB, ${large.entries.toLocaleString('en-US')} → ${mb(large.maxRssBytes)} MB; entries ×${fmt(large.entries / small.entries, 1)}, RSS ×${fmt(ratio, 2)} — ${ratio < 1.5 ? 'flat' : 'GROWS WITH THE ARCHIVE'}`,
+      '',
+      `verify over one source as an auditor runs it (Ed25519 public key; every entry and digest read and checked, every object re-hashed, data listed for orphans), node ${verifyNodeOptions.join(' ') || '(defaults)'}:`,
+      table(verifyRows),
+    );
+    out.push(
+      `peak RSS vs entries: ${small.entries.toLocaleString('en-US')} → ${mb(small.maxRssBytes)} MB, ${large.entries.toLocaleString('en-US')} → ${mb(large.maxRssBytes)} MB; entries ×${fmt(large.entries / small.entries, 1)}, RSS ×${fmt(ratio, 2)} — ${ratio <= 1.5 ? 'flat' : 'GROWS WITH THE ARCHIVE'}`,
     );
     if (verifyFigures.some((v) => v.problems > 0)) failures.push('verify case: problems reported on an intact archive');
+    if (verifyFigures.some((v) => v.entries !== v.expected)) failures.push('verify case: not every entry was read');
+    // A live set outgrowing the fixed heap shows as collections without end: verify slows down.
+    if (large.entries / large.seconds < 0.5 * (small.entries / small.seconds))
+      failures.push('verify case: entries/s halves at the larger size');
+    if (ratio > 1.5)
+      failures.push(`verify case: peak RSS ×${fmt(ratio, 2)} from ${small.entries} to ${large.entries} entries (bound ×1.5)`);
   }
   let mixed: MixedFigures | undefined;
   if (only.length === 0 || only.includes('mixed')) {
@@ -640,20 +654,38 @@ async function main(): Promise<number> {
 }
 
 interface VerifyFigures {
+  expected: number;
   entries: number;
+  digests: number;
   seconds: number;
   maxRssBytes: number;
+  liveHeapBytes: number;
   problems: number;
 }
+
+/**
+ * Node flags of the verify processes. By default a fixed heap (64 MB old space, 4 MB semi-spaces):
+ * V8 otherwise grows its heap with the run's length whatever the live set (about 25 MB at any size
+ * here), which would hide whether verify's own memory grows; a live set that grew would fail or
+ * crawl here instead. BENCH_VERIFY_NODE_OPTIONS='' measures Node's defaults.
+ */
+const verifyNodeOptions = (process.env.BENCH_VERIFY_NODE_OPTIONS ?? '--max-old-space-size=64 --max-semi-space-size=4')
+  .split(/\s+/)
+  .filter(Boolean);
 
 /** The `verify` cases: an archive of N entries built, then verified in a fresh process (its own peak RSS). */
 async function runVerifyCases(): Promise<VerifyFigures[]> {
   const work = mkdtempSync(join(tmpdir(), 'log-archiver-bench-verify-'));
-  const sizes = quick ? [5_000, 20_000] : [25_000, 100_000];
+  const sizes = (process.env.BENCH_VERIFY_SIZES ?? (quick ? '5000,20000' : '25000,100000'))
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .sort((a, b) => a - b);
   const figures: VerifyFigures[] = [];
   const run = (args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(here, 'verify-case.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const flags = args[0] === 'verify' ? verifyNodeOptions : [];
+      const child = spawn(process.execPath, [...flags, join(here, 'verify-case.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`verify-case ${args[0]} exited ${code}`))));
@@ -662,8 +694,10 @@ async function runVerifyCases(): Promise<VerifyFigures[]> {
     const dir = join(work, `verify-${entries}`);
     process.stdout.write(`  verify case: building ${entries.toLocaleString('en-US')} entries … `);
     await run(['build', dir, String(entries)]);
-    const result = JSON.parse((await run(['verify', dir])).trim()) as VerifyFigures;
-    process.stdout.write(`${fmt(result.seconds)} s, peak RSS ${mb(result.maxRssBytes)} MB\n`);
+    const result = { expected: entries, ...(JSON.parse((await run(['verify', dir])).trim()) as Omit<VerifyFigures, 'expected'>) };
+    process.stdout.write(
+      `verified in ${fmt(result.seconds)} s (${Math.round(result.entries / result.seconds).toLocaleString('en-US')} entries/s), peak RSS ${mb(result.maxRssBytes)} MB, live heap ${mb(result.liveHeapBytes)} MB, ${result.problems} problems\n`,
+    );
     figures.push(result);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,22 +1,38 @@
 /**
  * One `verify` bench case, in a process of its own (so peak RSS is the case's): builds a file
- * archive of one source with N chain entries (each a small gzip object) and digests, written
- * straight to disk in the archive's layout (the ledger would fsync every key), then runs
- * verifyArchive over it and prints one JSON line: entries, seconds, peak RSS, problems.
+ * archive of one source with N chain entries (each a small gzip object, one a minute — the default
+ * batch.maxSeconds of a steady source) signed with Ed25519, and a digest an hour, written straight
+ * to disk in the archive's layout (the ledger would fsync every key); then runs verifyArchive over
+ * it as an auditor does (the public key only) and prints one JSON line: entries, digests, seconds,
+ * peak RSS, the largest live heap seen after a full GC, problems.
  *
  *   node dist/bench/verify-case.js build <dir> <entries>
  *   node dist/bench/verify-case.js verify <dir>
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
-import { encodeEntry, KeyRing, layout, sha256Hex, verifyArchive } from '../src/archive/index.js';
+import {
+  ed25519SigningKey,
+  ed25519VerifyKey,
+  encodeEntry,
+  encodeSigned,
+  KeyRing,
+  layout,
+  sha256Hex,
+  verifyArchive,
+} from '../src/archive/index.js';
 import { FileObjectStore } from '../src/storage/index.js';
 
-const [mode, dir, countText] = process.argv.slice(2);
-if ((mode !== 'build' && mode !== 'verify') || !dir) throw new Error('usage: verify-case build <dir> <entries> | verify <dir>');
+const [mode, dirArgument, countText] = process.argv.slice(2);
+if ((mode !== 'build' && mode !== 'verify') || !dirArgument) throw new Error('usage: verify-case build <dir> <entries> | verify <dir>');
+const dir: string = dirArgument;
 const source = 'bench-verify';
 const root = join(dir, 'archive');
+const ENTRY_EVERY_MS = 60_000;
+const DIGEST_EVERY_MS = 3_600_000;
 const write = (key: string, bytes: Buffer): void => {
   const path = join(root, ...key.split('/'));
   mkdirSync(dirname(path), { recursive: true });
@@ -28,17 +44,20 @@ else await check();
 
 function build(entries: number): void {
   const builtAt = performance.now();
+  mkdirSync(dir, { recursive: true });
+  const pair = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'public.pem'), pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  const keys = new KeyRing(ed25519SigningKey('bench-2026', pair.privateKey.export({ type: 'pkcs8', format: 'pem' })));
+  const start = Date.now() - entries * ENTRY_EVERY_MS;
   let prev: string | null = null;
-  const start = Date.now() - entries * 1_000;
-  let records = 0;
+  let digest: { n: number; sha256: string | null; at: number } = { n: 0, sha256: null, at: start };
   for (let seq = 1; seq <= entries; seq += 1) {
-    const at = new Date(start + seq * 1_000);
+    const at = new Date(start + seq * ENTRY_EVERY_MS);
     const line = `${JSON.stringify({ source, provider: 'bench', id: `r${seq}`, fetchedAt: at.toISOString(), context: {}, record: { n: seq } })}\n`;
     const body = gzipSync(line);
     const token = '0000000000000001';
     const key = layout.dataKey(source, seq, token, at);
     write(key, body);
-    records += 1;
     const encoded = encodeEntry(
       {
         kind: 'data',
@@ -48,7 +67,7 @@ function build(entries: number): void {
         prev,
         writer: 'bench',
         writtenAt: at.toISOString(),
-        totals: { records, objects: seq },
+        totals: { records: seq, objects: seq },
         checkpointAfter: { n: seq },
         provider: 'bench',
         token,
@@ -61,25 +80,62 @@ function build(entries: number): void {
         checkpointBefore: { n: seq - 1 },
         requestIds: [],
       },
-      KeyRing.none,
+      keys,
     );
     write(layout.manifestKey(source, seq), encoded.bytes);
     prev = encoded.sha256;
+    if (at.getTime() - digest.at >= DIGEST_EVERY_MS || seq === entries) {
+      const n = digest.n + 1;
+      const signed = encodeSigned(
+        {
+          version: 1,
+          kind: 'digest',
+          source,
+          n,
+          prev: digest.sha256,
+          head: { seq, sha256: encoded.sha256, key: layout.manifestKey(source, seq) },
+          totals: { records: seq, objects: seq },
+          writtenAt: at.toISOString(),
+          intervalMs: DIGEST_EVERY_MS,
+          writer: 'bench',
+        },
+        keys,
+      );
+      write(layout.digestKey(source, n), signed.bytes);
+      digest = { n, sha256: signed.sha256, at: at.getTime() };
+    }
   }
-  process.stdout.write(`${JSON.stringify({ entries, buildSeconds: (performance.now() - builtAt) / 1000 })}\n`);
+  writeFileSync(join(dir, 'until.txt'), new Date(start + entries * ENTRY_EVERY_MS).toISOString());
+  process.stdout.write(`${JSON.stringify({ entries, digests: digest.n, buildSeconds: (performance.now() - builtAt) / 1000 })}\n`);
 }
 
 async function check(): Promise<void> {
+  // The live set: heap in use soon after each full (mark-compact) collection, the largest seen.
+  let liveHeapBytes = 0;
+  const gcs = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      liveHeapBytes = Math.max(liveHeapBytes, process.memoryUsage().heapUsed);
+    }
+  });
+  gcs.observe({ entryTypes: ['gc'] });
+  const keys = new KeyRing(undefined, new Map([['bench-2026', ed25519VerifyKey(readFileSync(join(dir, 'public.pem')))]]));
+  const until = new Date(readFileSync(join(dir, 'until.txt'), 'utf8'));
   const started = performance.now();
-  const report = await verifyArchive(new FileObjectStore({ path: root }), { digestIntervalMs: 10 * 365 * 86_400_000 });
+  const report = await verifyArchive(new FileObjectStore({ path: root }), { keys, now: () => until.getTime() });
   const seconds = (performance.now() - started) / 1000;
+  gcs.disconnect();
+  const summary = report.sources[0];
   process.stdout.write(
     `${JSON.stringify({
-      entries: report.sources[0]?.manifests ?? 0,
+      entries: summary?.manifests ?? 0,
+      digests: summary?.digests ?? 0,
       seconds,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      liveHeapBytes,
       problems: report.problems.length,
-      objects: report.sources[0]?.objects ?? 0,
+      firstProblem: report.problems[0]?.detail,
+      objects: summary?.objects ?? 0,
     })}\n`,
   );
 }

@@ -82,9 +82,13 @@ async function main(argv: string[]): Promise<{ code: number; logger: Logger | un
     .requiredOption('-c, --config <file>', 'config file (YAML); storage and manifests are enough')
     .option('-s, --source <id...>', 'only these sources')
     .option('--until <time>', 'an archive no longer written to: digest gaps after this ISO-8601 time are not findings')
+    .option(
+      '--since <seq|time>',
+      'only entries from this number, or written from this ISO-8601 time, on (checking the link into the first)',
+    )
     .option('--state <file>', 'incremental: check only what came after the last intact run recorded in this file')
     .option('--json', 'machine-readable output')
-    .action(async (options: { config: string; json?: boolean; source?: string[]; until?: string; state?: string }) => {
+    .action(async (options: { config: string; json?: boolean; source?: string[]; until?: string; since?: string; state?: string }) => {
       code = await verify(options, output, logger);
     });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { hmacSigningKey, KeyRing, layout, ManifestLedger, verifyArchive, type SpooledBatch } from '../src/archive/index.js';
 import type { HeadRef } from '../src/checkpoints/index.js';
@@ -24,12 +25,14 @@ describe('verify', () => {
   let dataKeys: string[];
   const ring = new KeyRing(hmacSigningKey('k1', Buffer.from('manifest signing key')));
 
-  async function build(keys: KeyRing = KeyRing.none): Promise<void> {
+  /** Four entries; with `digests`, a digest after each (digest #n names entry #n), a few ms apart. */
+  async function build(keys: KeyRing = KeyRing.none, digests = false): Promise<void> {
     const ledger = new ManifestLedger(store, {
       keys,
       logger: silentLogger(),
       retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 10 },
       writer: 'test',
+      ...(digests ? { digestIntervalMs: 1 } : {}),
     });
     let head: HeadRef | null = null;
     for (let i = 1; i <= 4; i += 1) {
@@ -57,6 +60,11 @@ describe('verify', () => {
       head = committed.head;
       heads.push(head);
       dataKeys.push(committed.key);
+      if (digests) {
+        await sleep(5);
+        expect(await ledger.digestIfDue('s', head)).toBe(true);
+        await sleep(5);
+      }
     }
   }
 
@@ -172,5 +180,39 @@ describe('verify', () => {
     expect(again.sources[0]).toMatchObject({ manifests: 0, objects: 0, head: 4 });
     await store.delete(heads[3]!.key);
     expect((await verifyArchive(store, { from })).problems.map((p) => `${p.kind} ${p.key}`)).toContain(`manifest-missing ${heads[3]!.key}`);
+  });
+
+  it('since: checks from an entry number or a time on, with the link into it and the digests naming its entries', async () => {
+    await build(KeyRing.none, true);
+    const since = { seq: 3 };
+    const summary = async (options: Parameters<typeof verifyArchive>[1]) => (await verifyArchive(store, options)).sources[0];
+    expect(await problems({ since })).toEqual([]);
+    expect(await summary({ since })).toMatchObject({ from: 3, manifests: 2, objects: 2, records: 10, head: 4, digests: 2 });
+    const third = JSON.parse((await store.get(heads[2]!.key))!.toString('utf8')) as { writtenAt: string };
+    expect(await summary({ since: { time: new Date(third.writtenAt) } })).toMatchObject({ from: 3, manifests: 2 });
+    expect(await summary({ since: { time: new Date(Date.now() + 60_000) } })).toMatchObject({ from: 5, manifests: 0, objects: 0 });
+
+    // Damage before the point is not this verify's; the full one still names it.
+    await store.delete(dataKeys[0]!);
+    await store.delete(layout.digestKey('s', 1));
+    expect(await problems({ since })).toEqual([]);
+    expect(await problems()).toEqual([`object-missing ${dataKeys[0]}`, `digest-missing ${layout.digestKey('s', 1)}`]);
+
+    // The link into the first checked entry: #2 altered (its hash no longer what #3 names), then gone.
+    const second = (await store.get(heads[1]!.key))!;
+    const altered = JSON.parse(second.toString('utf8')) as { records: number };
+    altered.records = 4;
+    await store.putBytes(heads[1]!.key, Buffer.from(JSON.stringify(altered)), { contentType: 'application/json' });
+    expect(await problems({ since })).toEqual([`chain-broken ${heads[2]!.key}`]);
+    await store.delete(heads[1]!.key);
+    expect(await problems({ since })).toEqual([`manifest-missing ${heads[1]!.key}`]);
+    await store.putBytes(heads[1]!.key, second, { contentType: 'application/json' });
+
+    // Digests naming its entries: one deleted, and the newest entry cut (the newest digest names it).
+    await store.delete(layout.digestKey('s', 3));
+    expect(await problems({ since })).toEqual([`digest-missing ${layout.digestKey('s', 3)}`]);
+    await store.delete(heads[3]!.key);
+    await store.delete(dataKeys[3]!);
+    expect(await problems({ since })).toContain(`manifest-missing ${heads[3]!.key}`);
   });
 });

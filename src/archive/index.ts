@@ -29,6 +29,7 @@ export {
   verifyArchive,
   verifySource,
   type VerifiedPoint,
+  type VerifySince,
   type ExpectedHead,
   type VerifyReport,
   type Problem,

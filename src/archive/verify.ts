@@ -19,7 +19,8 @@ import {
   sourceOfFolder,
 } from './layout.js';
 import { parseIntent } from './intent.js';
-import { digestSchema } from './digest.js';
+import { digestSchema, readDigest } from './digest.js';
+import { probeHighest } from './probe.js';
 import { decodeEntry, decodeSigned, type ChainEntry } from './manifest.js';
 import { KeyRing } from './signing.js';
 
@@ -71,6 +72,8 @@ export interface SourceSummary {
   /** Where this verify ended, for the next incremental one (`verify --state`). */
   newestDigest?: { n: number; sha256: string; writtenAt: string; intervalMs: number };
   newestEntry?: { seq: number; sha256: string };
+  /** First entry number checked, when the verify started past #1 (`since`, `from`). */
+  from?: number;
 }
 
 export interface VerifyReport {
@@ -109,7 +112,12 @@ export interface VerifyOptions {
   now?: () => number;
   /** Per source, where an earlier intact verify ended: only what came after is checked. */
   from?: Map<string, VerifiedPoint>;
+  /** Only entries from this one on (an entry number, or the first written at or after a time); not with `from`. */
+  since?: VerifySince;
 }
+
+/** Where a partial verify starts: entry number `seq`, or the first entry written at or after `time`. */
+export type VerifySince = { seq: number } | { time: Date };
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 5_000, maxElapsedMs: 60_000 };
 
@@ -147,6 +155,7 @@ export async function verifyArchive(store: ObjectStore, options: VerifyOptions =
       ...(options.until ? { until: options.until } : {}),
       now: options.now ?? Date.now,
       ...(options.from?.get(source) ? { from: options.from.get(source)! } : {}),
+      ...(options.since ? { since: options.since } : {}),
     });
     report.sources.push(checked.summary);
     report.problems.push(...checked.problems);
@@ -166,6 +175,8 @@ export interface SourceCheck {
   now?: () => number;
   /** Verify only what came after this point of an earlier intact verify (incremental). */
   from?: VerifiedPoint;
+  /** Verify only from this entry on, with the link into it and the digests from the one before it. */
+  since?: VerifySince;
 }
 
 /** Where an intact verify of a source ended: its newest entry and digest. */
@@ -216,7 +227,14 @@ export async function verifySource(
   const dataKeys = new KeyIndex();
   const recentShas = new Map<number, string>();
   const from = check.from;
-  let prev: { seq: number; sha256: string | null } = from?.entry ? { ...from.entry } : { seq: 0, sha256: null };
+  const since = from || !check.since ? undefined : await resolveSince(store, source, check.since, keys, read);
+  let prev: { seq: number; sha256: string | null } = from?.entry
+    ? { ...from.entry }
+    : since
+      ? { seq: since.seq - 1, sha256: since.link }
+      : { seq: 0, sha256: null };
+  /** Entries up to this number are outside this verify (an earlier run's, or before `since`). */
+  const checkedAfter = from?.entry?.seq ?? (since ? since.seq - 1 : 0);
   let signedSeen = false;
   const objects = new Pool(check.concurrency);
 
@@ -349,7 +367,20 @@ export async function verifySource(
     summary.head = from.entry.seq;
     shas.set(from.entry.seq, from.entry.sha256);
   }
-  const listFrom = from?.entry ? { startAfter: manifestKey(source, from.entry.seq) } : {};
+  if (since && since.seq > 1) {
+    summary.from = since.seq;
+    summary.head = since.seq - 1;
+    if (since.link === null) {
+      problem(
+        'manifest-missing',
+        manifestKey(source, since.seq - 1),
+        `entry #${since.seq - 1} is missing: the link into #${since.seq}, where this verify starts, cannot be checked`,
+        since.seq - 1,
+      );
+    } else shas.set(since.seq - 1, since.link);
+  }
+  if (from?.entry) summary.from = from.entry.seq + 1;
+  const listFrom = checkedAfter > 0 ? { startAfter: manifestKey(source, checkedAfter) } : {};
   for await (const item of store.listCreated(manifestPrefix(source), listFrom)) {
     const seq = parseManifestKey(item.key);
     if (seq === undefined) {
@@ -377,7 +408,8 @@ export async function verifySource(
 
   // Data objects after the chain: anything numbered above the head committed meanwhile.
   // Incremental: data objects of the days since the last verify (a day before, for clock skew).
-  const dataFrom = from ? dataFolder(source, new Date(Date.parse(from.verifiedAt) - 86_400_000)) : undefined;
+  const dataSince = from ? Date.parse(from.verifiedAt) : since?.writtenAt;
+  const dataFrom = dataSince !== undefined ? dataFolder(source, new Date(dataSince - 86_400_000)) : undefined;
   for await (const item of store.list(`${source}/`, dataFrom ? { startAfter: dataFrom } : {})) {
     if (!item.key.endsWith(DATA_SUFFIX)) continue;
     const parsed = parseDataKey(item.key);
@@ -389,7 +421,7 @@ export async function verifySource(
       summary.pending.push(item.key);
       continue;
     }
-    if (from?.entry && parsed.seq <= from.entry.seq) continue; // checked by an earlier run
+    if (parsed.seq <= checkedAfter) continue; // checked by an earlier run, or before `since`
     if (dataKeys.matches(parsed.seq, item.key)) continue;
     // An outraced writer (or the next holder) may be removing it right now: its intent says so.
     const intent = dataKeys.has(parsed.seq) ? await read(() => store.get(intentKey(source, parsed.seq, parsed.token))) : undefined;
@@ -412,7 +444,10 @@ export async function verifySource(
     if (target && !summary.pending.includes(target) && (await read(() => store.head(target)))) summary.pending.push(target);
   }
 
-  await checkDigests(store, source, check, top, shas, firstWrittenAt, summary, problem);
+  const digestStart = from?.digest
+    ? { n: from.digest.n, sha256: from.digest.sha256, at: Date.parse(from.digest.writtenAt), intervalMs: from.digest.intervalMs }
+    : since?.digest;
+  await checkDigests(store, source, check, digestStart, top, shas, firstWrittenAt, summary, problem);
 
   const problems: Problem[] = [];
   const acknowledged: Problem[] = [];
@@ -439,6 +474,7 @@ async function checkDigests(
   store: ObjectStore,
   source: string,
   check: SourceCheck,
+  start: DigestPoint | undefined,
   top: number,
   shas: KeyIndex,
   firstWrittenAt: number | undefined,
@@ -447,10 +483,7 @@ async function checkDigests(
 ): Promise<void> {
   const { read, keys } = check;
   const until = check.until?.getTime();
-  const start = check.from?.digest;
-  let previous: { n: number; sha256: string | null; at: number; intervalMs: number } | undefined = start
-    ? { n: start.n, sha256: start.sha256, at: Date.parse(start.writtenAt), intervalMs: start.intervalMs }
-    : undefined;
+  let previous: DigestPoint | undefined = start ? { ...start } : undefined;
   let signedSeen = false;
   for await (const item of store.listCreated(digestPrefix(source), start ? { startAfter: digestKey(source, start.n) } : {})) {
     const n = parseDigestKey(item.key);
@@ -548,6 +581,94 @@ async function checkDigests(
       `no digest at all, though the chain starts ${new Date(firstWrittenAt).toISOString()}: nothing witnesses its tail`,
     );
   }
+}
+
+/** A digest as the next one is checked against: its number, hash (null: unreadable), time and interval. */
+interface DigestPoint {
+  n: number;
+  sha256: string | null;
+  at: number;
+  intervalMs: number;
+}
+
+/** Where a `since` verify starts in a source's chain, and what it links to. */
+interface SinceStart {
+  /** First entry checked (the head + 1 when nothing is that new). */
+  seq: number;
+  /** SHA-256 of entry #seq-1, which #seq must name; null for #1 or when #seq-1 is missing. */
+  link: string | null;
+  /** When entry #seq was written (now, when there is none): data folders are listed from a day before. */
+  writtenAt: number;
+  /** The last digest naming a head before #seq: the digest chain is checked from the one after it. */
+  digest: DigestPoint | undefined;
+}
+
+/**
+ * Finds where a `since` verify starts without reading the chain before it: the newest numbers by
+ * probing, the entry of a time and the digest before it by bisection. An entry or digest that cannot
+ * be read while bisecting counts as new, so the verify starts earlier, never later.
+ */
+async function resolveSince(
+  store: ObjectStore,
+  source: string,
+  since: VerifySince,
+  keys: KeyRing,
+  read: <T>(operation: () => Promise<T>) => Promise<T>,
+): Promise<SinceStart> {
+  const entryAt = async (seq: number): Promise<{ sha256: string; writtenAt: number } | undefined> => {
+    const bytes = await read(() => store.getCreated(manifestKey(source, seq)));
+    if (!bytes) return undefined;
+    const decoded = decodeEntry(bytes, keys);
+    return {
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      writtenAt: 'problem' in decoded ? Number.NaN : Date.parse(decoded.value.writtenAt),
+    };
+  };
+  const highest = async (prefix: string, key: (n: number) => string, parse: (key: string) => number | undefined): Promise<number> => {
+    let top = await probeHighest(async (n) => (await read(() => store.head(key(n)))) !== undefined);
+    // Past a hole: whatever is listed after the probed number.
+    for await (const item of store.listCreated(prefix, top > 0 ? { startAfter: key(top) } : {})) top = Math.max(top, parse(item.key) ?? 0);
+    return top;
+  };
+  const top = await highest(manifestPrefix(source), (n) => manifestKey(source, n), parseManifestKey);
+  let seq: number;
+  if ('seq' in since) seq = Math.max(1, Math.floor(since.seq));
+  else {
+    // The first entry written at or after the time (entries are written in number order).
+    const at = since.time.getTime();
+    let low = 1;
+    let high = top + 1;
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      const entry = await entryAt(mid);
+      if (entry && entry.writtenAt < at) low = mid + 1;
+      else high = mid;
+    }
+    seq = low;
+  }
+  const first = seq <= top ? await entryAt(seq) : undefined;
+  const writtenAt = first && Number.isFinite(first.writtenAt) ? first.writtenAt : Date.now();
+  const link = seq > 1 ? ((await entryAt(seq - 1))?.sha256 ?? null) : null;
+
+  // The first digest naming a head at or after #seq; the check starts from the one before it.
+  const digests = await highest(digestPrefix(source), (n) => digestKey(source, n), parseDigestKey);
+  let low = 1;
+  let high = digests + 1;
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    const found = await read(() => readDigest(store, keys, source, mid));
+    if (found && 'digest' in found && (found.digest.head?.seq ?? 0) < seq) low = mid + 1;
+    else high = mid;
+  }
+  let digest: DigestPoint | undefined;
+  if (low > 1) {
+    const before = await read(() => readDigest(store, keys, source, low - 1));
+    digest =
+      before && 'digest' in before
+        ? { n: low - 1, sha256: before.sha256, at: Date.parse(before.digest.writtenAt), intervalMs: before.digest.intervalMs }
+        : { n: low - 1, sha256: null, at: 0, intervalMs: 3_600_000 };
+  }
+  return { seq, link, writtenAt, digest };
 }
 
 /** A few bytes per chain entry: a hash of the data key each number names, to match listed objects. */

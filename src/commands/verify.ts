@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { verifyArchive, type ExpectedHead, type Problem, type VerifiedPoint, type VerifyReport } from '../archive/index.js';
+import {
+  verifyArchive,
+  type ExpectedHead,
+  type Problem,
+  type VerifiedPoint,
+  type VerifyReport,
+  type VerifySince,
+} from '../archive/index.js';
 import { writeFileAtomic } from '../fsutil/index.js';
 import { loadConfig } from '../config/index.js';
 import { ConfigError } from '../errors/index.js';
@@ -18,6 +25,8 @@ export interface VerifyCommandOptions {
   until?: string;
   /** A file where each intact run records where it ended; the next run checks only what came after. */
   state?: string;
+  /** An entry number or an ISO-8601 time: only entries from there on (and the links and digests into them). */
+  since?: string;
 }
 
 /**
@@ -26,6 +35,13 @@ export interface VerifyCommandOptions {
  * holding only `storage` and `manifests`: the sources are then found in storage.
  */
 export async function verify(options: VerifyCommandOptions, output: Output, logger: Logger): Promise<number> {
+  const since = options.since !== undefined ? parseSince(options.since) : undefined;
+  if (since && options.state) {
+    throw new ConfigError('--since and --state together', [
+      { path: '--since', message: '--state already starts where the last intact run ended: use one of the two' },
+    ]);
+  }
+  const until = options.until !== undefined ? parseTime(options.until, '--until') : undefined;
   const config = await loadConfig(options.config, process.env, { sourcesOptional: true });
   let runtime: Runtime | undefined;
   const store = config.sources.length > 0 ? undefined : createObjectStore(config.storage);
@@ -43,12 +59,13 @@ export async function verify(options: VerifyCommandOptions, output: Output, logg
     const from = options.state ? await readState(options.state) : undefined;
     const report = await verifyArchive(target, {
       ...(from ? { from } : {}),
+      ...(since ? { since } : {}),
       keys: config.manifests.keys,
       expectedHeads,
       sources: config.sources.map((s) => s.id),
       ...(options.source && options.source.length > 0 ? { only: options.source } : {}),
       digestIntervalMs: config.manifests.digestIntervalMs,
-      ...(options.until !== undefined ? { until: parseTime(options.until) } : {}),
+      ...(until ? { until } : {}),
     });
     print(report, options.json === true, output, target.describe());
     if (options.state) await writeState(options.state, report, from);
@@ -98,12 +115,28 @@ async function writeState(path: string, report: VerifyReport, from: Map<string, 
   await writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`);
 }
 
-function parseTime(text: string): Date {
+function parseTime(text: string, flag: string): Date {
   const at = new Date(text);
   if (Number.isNaN(at.getTime())) {
-    throw new ConfigError('bad --until', [{ path: '--until', message: 'expected an ISO-8601 time such as 2026-12-31T00:00:00Z' }]);
+    throw new ConfigError(`bad ${flag}`, [{ path: flag, message: 'expected an ISO-8601 time such as 2026-12-31T00:00:00Z' }]);
   }
   return at;
+}
+
+/** `--since 1200` (an entry number, per source) or `--since 2026-11-01T00:00:00Z`. */
+function parseSince(text: string): VerifySince {
+  if (/^\d+$/.test(text)) {
+    const seq = Number(text);
+    if (seq >= 1 && Number.isSafeInteger(seq)) return { seq };
+    throw new ConfigError('bad --since', [{ path: '--since', message: 'entry numbers start at 1' }]);
+  }
+  // A time must look like one: `new Date('12x')` would otherwise guess a year.
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    throw new ConfigError('bad --since', [
+      { path: '--since', message: 'expected an entry number or an ISO-8601 time such as 2026-11-01T00:00:00Z' },
+    ]);
+  }
+  return { time: parseTime(text, '--since') };
 }
 
 function print(report: VerifyReport, json: boolean, output: Output, location: string): void {
@@ -119,7 +152,7 @@ function print(report: VerifyReport, json: boolean, output: Output, location: st
       s.digests > 0 ? `${s.digests} digests, the newest ${s.newestDigestAt}` : '',
     ].filter((x) => x !== '');
     output.out(
-      `${s.source}: ${s.objects} objects, ${s.records} records, ${s.manifests} manifests${extra.length > 0 ? `, ${extra.join(', ')}` : ''}`,
+      `${s.source}: ${s.from !== undefined ? `from entry #${s.from}, ` : ''}${s.objects} objects, ${s.records} records, ${s.manifests} manifests${extra.length > 0 ? `, ${extra.join(', ')}` : ''}`,
     );
   }
   const line = (label: string, p: Problem): string => `${label} ${p.kind} ${p.source} ${p.key}: ${p.detail}`;

@@ -52,5 +52,19 @@ export function normalizePrefix(prefix: string | undefined): string {
  * units, which disagrees for characters outside the BMP versus U+E000–U+FFFF.
  */
 export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // Code point order is UTF-8 byte order. Without encoding anything (listings sort whole folders):
+  // UTF-16 order agrees with it except between a surrogate (U+D800–U+DFFF, half of a character
+  // above U+FFFF) and U+E000–U+FFFF, so surrogates are moved above those before comparing.
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i += 1) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
 }
