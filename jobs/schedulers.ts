@@ -55,10 +55,10 @@ const UPSERT_WINDOW = 64;
 /**
  * Makes the queue's job schedulers match the config: one per enabled source, none for sources
  * that are gone. When Redis already holds this config's digest, as many schedulers as there
- * were after that sync and each one's next job, nothing is written: three round trips (GET +
- * ZCARD, ZRANGE, pipelined EXISTS) instead of an upsert per source and a full listing, so a worker
- * with 10,000 sources costs Redis next to nothing while nothing changes. A scheduler that lost its
- * next job (a failover that lost the latest writes) gets the full sync too. A Redis that lost its data (no digest), a scheduler removed by hand (a count that
+ * were after that sync and each one's next job waiting, nothing is written: three round trips
+ * (GET + ZCARD, ZRANGE, pipelined HMGET) instead of an upsert per source and a full listing, so a worker
+ * with 10,000 sources costs Redis next to nothing while nothing changes. A scheduler without a
+ * next job waiting (lost in a failover, taken by a worker that died) gets the full sync too. A Redis that lost its data (no digest), a scheduler removed by hand (a count that
  * differs) or another config (another digest: a source added or removed, a schedule changed) gets
  * the full upsert and clean-up, then the new digest.
  */
@@ -109,7 +109,7 @@ export async function syncSchedulers(
           : recorded.digest !== digest
             ? 'config changed'
             : orphaned > 0
-              ? `${orphaned} without their next job`
+              ? `${orphaned} without a next job to fire`
               : 'count differs',
     },
     'job schedulers brought in line with the config',
@@ -118,24 +118,29 @@ export async function syncSchedulers(
 }
 
 /**
- * Schedulers whose next job is gone. A scheduler lives on through its next job (BullMQ adds the
- * one after when a job starts): a Redis that lost its latest writes, as a Sentinel or Cluster
- * failover can, may keep a scheduler and lose that job, and the source is then never drained
- * again. Each scheduler's score is the time of its next job, whose id follows from it: one ZRANGE
- * and one pipelined EXISTS per scheduler.
+ * Schedulers that would not fire again by themselves. A scheduler lives on through its next job,
+ * the one its score names: a worker takes that job, then (a second round trip) adds the one after
+ * and moves the score on. So a next job that is gone (a failover that lost the latest writes),
+ * finished, or taken without a successor (a worker killed between the two steps) leaves the source
+ * undrained until BullMQ's stalled-job check, a minute or more later, or for good. One ZRANGE and
+ * one pipelined HMGET per scheduler; a job just taken by a live worker may count too, which costs
+ * one full sync and nothing else.
  */
 async function schedulersWithoutNextJob(queue: Queue<DrainJobData>, redis: RedisClient, repeatKey: string): Promise<number> {
   const entries = await redis.zrange(repeatKey, 0, -1, 'WITHSCORES');
   if (entries.length === 0) return 0;
   const pipeline = redis.pipeline();
-  for (let i = 0; i < entries.length; i += 2) pipeline.exists(queue.toKey(`repeat:${entries[i]}:${entries[i + 1]}`));
-  const replies = (await pipeline.exec()) ?? [];
-  let missing = 0;
-  for (const [error, exists] of replies) {
-    if (error) throw error;
-    if (exists === 0) missing += 1;
+  for (let i = 0; i < entries.length; i += 2) {
+    pipeline.hmget(queue.toKey(`repeat:${entries[i]}:${entries[i + 1]}`), 'timestamp', 'processedOn', 'finishedOn');
   }
-  return missing;
+  const replies = (await pipeline.exec()) ?? [];
+  let stuck = 0;
+  for (const [error, fields] of replies) {
+    if (error) throw error;
+    const [timestamp, processedOn, finishedOn] = fields as (string | null)[];
+    if (timestamp === null || processedOn !== null || finishedOn !== null) stuck += 1;
+  }
+  return stuck;
 }
 
 /** `<digest> <count>` as stored; anything else (an older worker's record, a value set by hand) counts as none. */

@@ -67,7 +67,7 @@ describe('scheduler sync: writes nothing while the config and Redis agree, repai
     return { writes, commands: commands.sort() };
   }
 
-  it('creates every scheduler once, then a second sync only reads (GET, ZCARD, ZRANGE, EXISTS) and changes no key', async () => {
+  it('creates every scheduler once, then a second sync only reads (GET, ZCARD, ZRANGE, HMGET) and changes no key', async () => {
     const config = sources({ a: '1h', b: '2h', c: { cron: '0 3 * * *' } });
     expect(await sync(config)).toBe('synced');
     expect(await schedulers()).toEqual({ 'source:a': '3600000', 'source:b': '7200000', 'source:c': '0 3 * * *' });
@@ -77,7 +77,7 @@ describe('scheduler sync: writes nothing while the config and Redis agree, repai
       expect(await sync(config)).toBe('unchanged');
       expect(await sync(config)).toBe('unchanged');
     });
-    expect(second).toEqual({ writes: 0, commands: ['exists', 'get', 'zcard', 'zrange'] });
+    expect(second).toEqual({ writes: 0, commands: ['get', 'hmget', 'zcard', 'zrange'] });
   });
 
   it('re-creates every scheduler after FLUSHALL, and restores one removed by hand', async () => {
@@ -107,6 +107,26 @@ describe('scheduler sync: writes nothing while the config and Redis agree, repai
     // What a failover that lost the latest writes leaves: the scheduler, without the job it fires
     // next (BullMQ refuses to remove it, so it goes the way a lost write does: from Redis itself).
     await client.multi().del(queue.toKey(next.id!)).lrem(queue.keys.wait!, 0, next.id!).zrem(queue.keys.delayed!, next.id!).exec();
+    expect(await pending()).toEqual(['source:b']);
+    expect(await sync(config)).toBe('synced');
+    expect(await pending()).toEqual(['source:a', 'source:b']);
+    expect(await sync(config)).toBe('unchanged');
+  });
+
+  it('gives a scheduler whose next job a worker took and died with (before adding the one after) a next job at once', async () => {
+    const config = sources({ a: '1h', b: '2h' });
+    await sync(config);
+    const pending = async (): Promise<string[]> => (await queue.getJobs(['delayed', 'waiting'])).map((j) => j.repeatJobKey ?? '').sort();
+    const next = (await queue.getJobs(['delayed', 'waiting'])).find((j) => j.repeatJobKey === 'source:a')!;
+    // What moveToActive leaves when the worker is SIGKILLed before its second step: the job active
+    // (processedOn set, its lock to expire), no job after it, the scheduler's score unchanged.
+    await client
+      .multi()
+      .lrem(queue.keys.wait!, 0, next.id!)
+      .zrem(queue.keys.delayed!, next.id!)
+      .lpush(queue.keys.active!, next.id!)
+      .hset(queue.toKey(next.id!), 'processedOn', String(Date.now()))
+      .exec();
     expect(await pending()).toEqual(['source:b']);
     expect(await sync(config)).toBe('synced');
     expect(await pending()).toEqual(['source:a', 'source:b']);
