@@ -13,7 +13,6 @@
  *   node dist/bench/provider-cases.js [--quick]
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { HttpClient } from '../src/http/index.js';
@@ -23,6 +22,7 @@ import type { ProviderServices, SourceSpec } from '../src/providers/provider.js'
 import { LocalRateLimiter, RedisRateLimiter, type RateLimiter } from '../src/ratelimit/index.js';
 import { RedisKeys } from '../src/redis/index.js';
 import { DataWorksSimulator, SddpSimulator } from '../simulators/index.js';
+import { freePort } from './free-port.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -38,17 +38,6 @@ export interface ProviderCaseFigures {
   /** What the case is measured against, and whether it was met. */
   target: string;
   met: boolean;
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 function services(rateLimiter: RateLimiter, http: HttpClient, now: () => number = Date.now): ProviderServices {
