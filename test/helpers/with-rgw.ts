@@ -5,17 +5,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  ListObjectVersionsCommand,
-  PutBucketVersioningCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../../src/storage/index.js';
 import { captureOutput, spawnChild, stopChild } from './children.js';
 import { freePort } from './free-port.js';
+import { getObjectOrUndefined, listAllKeys } from './s3-reads.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 const run = promisify(execFile);
@@ -227,16 +221,7 @@ export async function startRgw(): Promise<RgwHandle> {
       stores.add(store);
       return store;
     },
-    async listKeys(bucket, prefix) {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-        for (const item of page.Contents ?? []) if (item.Key !== undefined) keys.push(item.Key);
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      } while (token !== undefined);
-      return keys;
-    },
+    listKeys: (bucket, prefix) => listAllKeys(client, bucket, prefix),
     async listVersions(bucket, key) {
       const out = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
       const all = [
@@ -251,15 +236,7 @@ export async function startRgw(): Promise<RgwHandle> {
         .sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0))
         .map(({ versionId, deleteMarker }) => ({ versionId, deleteMarker }));
     },
-    async getObject(bucket, key) {
-      try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
-      } catch (error) {
-        if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
-        throw error;
-      }
-    },
+    getObject: async (bucket, key) => (await getObjectOrUndefined(client, bucket, key))?.body,
     async stopGateway() {
       if (children.rgw) await stopChild(children.rgw, 'SIGTERM', 2_000);
     },

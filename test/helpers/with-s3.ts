@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../../src/storage/index.js';
 import { captureOutput, spawnChild, stopChild } from './children.js';
 import { launchOnFreePort } from './free-port.js';
+import { getObjectOrUndefined, listAllKeys } from './s3-reads.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./s3-server.mjs', import.meta.url));
@@ -125,35 +126,9 @@ export async function startS3(options: S3ServerOptions = {}): Promise<S3Handle> 
     async kill() {
       if (child) await stopChild(child, 'SIGKILL');
     },
-    async listKeys(prefix) {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-        for (const item of page.Contents ?? []) if (item.Key !== undefined) keys.push(item.Key);
-        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
-      } while (token !== undefined);
-      return keys;
-    },
-    async getObject(key) {
-      try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
-      } catch (error) {
-        if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
-        throw error;
-      }
-    },
-    async getMetadata(key) {
-      try {
-        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        await out.Body?.transformToByteArray();
-        return out.Metadata ?? {};
-      } catch (error) {
-        if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
-        throw error;
-      }
-    },
+    listKeys: (prefix) => listAllKeys(client, bucket, prefix),
+    getObject: async (key) => (await getObjectOrUndefined(client, bucket, key))?.body,
+    getMetadata: async (key) => (await getObjectOrUndefined(client, bucket, key))?.metadata,
     async listMultipartUploads() {
       const out = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
       return (out.Uploads ?? []).map((u) => ({ key: u.Key ?? '', uploadId: u.UploadId ?? '' }));
