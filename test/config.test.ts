@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
-import { ConfigError } from '../src/errors/index.js';
+import { configProblems } from './helpers/config-problems.js';
 import { BAD_CONFIGS, PLANTED_SECRET } from './helpers/bad-configs.js';
 
 const SECRET = PLANTED_SECRET;
-
-function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
-  try {
-    parseConfig(text, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('config was accepted');
-}
 
 describe('config', () => {
   it('accepts the documented example config with ${VAR} and ${VAR:-default} interpolation, applying defaults', () => {
@@ -53,7 +43,7 @@ sources:
 
   for (const bad of BAD_CONFIGS) {
     it(bad.name, () => {
-      const found = problems(bad.text);
+      const found = configProblems(bad.text);
       expect(found.join('\n')).not.toContain(PLANTED_SECRET);
       expect(found).toEqual(expect.arrayContaining(bad.expected.map((pattern) => expect.stringMatching(pattern))));
       if (bad.exact) expect(found).toEqual(bad.exact);

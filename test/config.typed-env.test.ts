@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/index.js';
-import { ConfigError } from '../src/errors/index.js';
+import { configProblems } from './helpers/config-problems.js';
 
 const SOURCE = `
 sources:
@@ -10,16 +10,6 @@ sources:
     credentials: { accessKeyId: "\${AK}", accessKeySecret: "\${SK}" }
     params: { regionId: cn-hangzhou, executionIds: [e], maxResults: "\${MAX_RESULTS:-50}" }
 `;
-
-function problems(text: string, env: NodeJS.ProcessEnv): string[] {
-  try {
-    parseConfig(text, env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('config was accepted');
-}
 
 describe('typed ${VAR} values', () => {
   it('a whole-value reference becomes the number or boolean the schema expects, defaults included', () => {
@@ -45,7 +35,7 @@ ${SOURCE}`,
   });
 
   it('a value that is not a number where one is expected is one problem, and does not echo the value', () => {
-    const found = problems(`storage: { kind: file, path: ./a }\nworker: { metricsPort: "\${METRICS_PORT}" }\n${SOURCE}`, {
+    const found = configProblems(`storage: { kind: file, path: ./a }\nworker: { metricsPort: "\${METRICS_PORT}" }\n${SOURCE}`, {
       METRICS_PORT: 'nine-thousand',
       AK: 'x',
       SK: 'y',
@@ -54,7 +44,7 @@ ${SOURCE}`,
   });
 
   it('text around a reference keeps it a string, so the schema says so', () => {
-    const found = problems(`storage: { kind: file, path: ./a }\nworker: { metricsPort: "port-\${P}" }\n${SOURCE}`, {
+    const found = configProblems(`storage: { kind: file, path: ./a }\nworker: { metricsPort: "port-\${P}" }\n${SOURCE}`, {
       P: '1',
       AK: 'x',
       SK: 'y',
@@ -63,7 +53,7 @@ ${SOURCE}`,
   });
 
   it('an unset variable is reported once, at its path', () => {
-    const found = problems(`storage: { kind: file, path: ./a }\n${SOURCE}`, { AK: 'x' });
+    const found = configProblems(`storage: { kind: file, path: ./a }\n${SOURCE}`, { AK: 'x' });
     expect(found).toEqual(['sources[0].credentials.accessKeySecret: environment variable SK is not set']);
   });
 });
