@@ -26,7 +26,7 @@ const http = new HttpClient({ timeoutMs: 500, maxBodyBytes: 1024 * 1024 });
 
 function client(
   credentials: AliyunCredentials = sim.credentials,
-  options: { maxAttempts?: number; lines?: string[] } = {},
+  options: { maxAttempts?: number; lines?: string[]; beforeAttempt?: () => Promise<{ release(): void }> } = {},
 ): AliyunRpcClient {
   const lines = options.lines;
   const logger = lines
@@ -51,6 +51,7 @@ function client(
     signal: new AbortController().signal,
     // The drain hands clients a logger bound to the source.
     logger: logger.child({ source: 'oos-exec' }),
+    beforeAttempt: options.beforeAttempt,
   });
 }
 
@@ -151,6 +152,26 @@ describe('AliyunRpcClient', () => {
       expect(lines.map((l) => (JSON.parse(l) as { code: string }).code)).toEqual(['ERR_PROVIDER_RESPONSE']);
     });
   }
+
+  it('every attempt, retries included, takes a permit first and releases it once its answer or failure is in', async () => {
+    const events: string[] = [];
+    let taken = 0;
+    const beforeAttempt = async () => {
+      taken += 1;
+      const n = taken;
+      events.push(`take ${n}`);
+      return { release: () => events.push(`release ${n}`) };
+    };
+    sim.faults.enqueue('server');
+    sim.faults.enqueue('reset');
+    await expect(client(sim.credentials, { beforeAttempt }).call('ListExecutionLogs', LIST)).resolves.toBeDefined();
+    expect(events).toEqual(['take 1', 'release 1', 'take 2', 'release 2', 'take 3', 'release 3']);
+    // A failure that is not retried releases too.
+    events.length = 0;
+    sim.faults.enqueue('server');
+    await failure(client(sim.credentials, { beforeAttempt, maxAttempts: 1 }).call('ListExecutionLogs', LIST));
+    expect(events).toEqual(['take 4', 'release 4']);
+  });
 
   it('timeouts and connection resets are retried', async () => {
     sim.faults.enqueue('reset');

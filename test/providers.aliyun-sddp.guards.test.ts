@@ -9,7 +9,7 @@ import { harnessContext, harnessSource, recordsOf, type HarnessContext } from '.
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const noLimit: RateLimiter = { acquire: async () => {}, close: async () => {} };
+const noLimit: RateLimiter = { acquire: async () => ({ grantedAt: 0, release: () => {} }), close: async () => {} };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -18,7 +18,7 @@ const MIN = 60_000;
 const SETTLE_S = 300;
 
 /** A limiter that never waits: stands in for a client that ignores the quota. */
-const noLimit: RateLimiter = { acquire: async () => {}, close: async () => {} };
+const noLimit: RateLimiter = { acquire: async () => ({ grantedAt: 0, release: () => {} }), close: async () => {} };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -19,6 +19,7 @@ export {
   type CloudDialect,
   type FailedAnswer,
   type PreparedRequest,
+  type AttemptPermit,
   type BodyReader,
 } from './json-client.js';
 export { staticCredentials, credentialSourceOf, type CredentialSource } from './credential-source.js';

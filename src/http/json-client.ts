@@ -2,7 +2,7 @@ import type { ZodType, ZodTypeDef } from 'zod';
 import { ProviderError, ProviderResponseError, type ProviderErrorDetails } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import type { CallLog } from './call-log.js';
-import type { HttpClient, HttpRequest } from './client.js';
+import type { HttpClient, HttpRequest, HttpResponse } from './client.js';
 import { parseJsonBody } from './json.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
@@ -62,10 +62,16 @@ export interface JsonClientOptions {
   calls?: CallLog | undefined;
   /**
    * Awaited before every attempt, retries included (e.g. a shared rate limiter): a quota counts
-   * attempts, not logical calls.
+   * attempts, not logical calls. What it returns is released once the attempt's answer or failure
+   * is in.
    */
-  beforeAttempt?: (() => Promise<void>) | undefined;
+  beforeAttempt?: (() => Promise<AttemptPermit | undefined>) | undefined;
   random?: (() => number) | undefined;
+}
+
+/** Held for one attempt (e.g. a rate-limit grant), released when its answer or failure is in. */
+export interface AttemptPermit {
+  release(): void;
 }
 
 /** A successful call: the checked body, the provider's request id, the bytes received and the headers (lower-cased). */
@@ -125,10 +131,17 @@ export class JsonApiClient<E> {
     read: BodyReader<T> | undefined,
   ): Promise<JsonCallResult<T>> {
     const { http, signal, source, provider, timeoutMs, beforeAttempt } = this.#options;
-    if (beforeAttempt) await beforeAttempt();
-    const { request, secrets, credentialKind } = await prepare(attempt);
+    const permit = beforeAttempt ? await beforeAttempt() : undefined;
     const details: ProviderErrorDetails & { source: string } = { source, provider };
-    const response = await http.send({ ...request, signal, ...(timeoutMs ? { timeoutMs } : {}) }, details);
+    let prepared: PreparedRequest;
+    let response: HttpResponse;
+    try {
+      prepared = await prepare(attempt);
+      response = await http.send({ ...prepared.request, signal, ...(timeoutMs ? { timeoutMs } : {}) }, details);
+    } finally {
+      permit?.release();
+    }
+    const { secrets, credentialKind } = prepared;
     const { bytes } = response;
     if (response.statusCode >= 200 && response.statusCode < 300) {
       const parsed = parseJsonBody(response.body, { ...details, statusCode: response.statusCode });

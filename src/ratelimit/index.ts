@@ -1,3 +1,3 @@
-export type { RateLimiter } from './rate-limiter.js';
+export type { RateLimiter, RateLimiterOptions, RateLimitPermit } from './rate-limiter.js';
 export { LocalRateLimiter } from './local.js';
-export { RedisRateLimiter, type RedisRateLimiterOptions } from './redis.js';
+export { RedisRateLimiter } from './redis.js';

@@ -1,3 +1,4 @@
+import type { AttemptPermit } from '../../http/index.js';
 import { clientOptions } from '../kit/index.js';
 import type { ProviderContext, SourceSpec } from '../provider.js';
 import { AliyunRpcClient } from './client.js';
@@ -9,7 +10,7 @@ export function aliyunClientForSource<P>(
   source: SourceSpec<P, AliyunCredentials>,
   context: ProviderContext,
   product: AliyunProduct,
-  beforeAttempt?: () => Promise<void>,
+  beforeAttempt?: () => Promise<AttemptPermit | undefined>,
 ): AliyunRpcClient {
   return new AliyunRpcClient({
     ...clientOptions(source, context),
