@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_PAYLOAD_SHA256, acsDate, canonicalQueryString, signRpcRequest } from '../src/providers/aliyun/signer.js';
+import { EMPTY_PAYLOAD_SHA256, acsDate, canonicalQueryString, signatureNonce, signRpcRequest } from '../src/providers/aliyun/signer.js';
 import { pick, prng } from './helpers/random.js';
 
 // The official SDK is CommonJS with `exports.default = Client`; require() sidesteps ESM interop.
@@ -120,6 +120,12 @@ describe('ACS3-HMAC-SHA256 signer', () => {
     expect(a.headers['x-acs-signature-nonce']).not.toBe(b.headers['x-acs-signature-nonce']);
     expect(a.headers.authorization).not.toBe(b.headers.authorization);
     expect(a.headers['x-acs-date']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('never hands out a nonce twice, across refills of its pool: 16 random bytes, hex', () => {
+    const nonces = Array.from({ length: 2000 }, () => signatureNonce());
+    expect(new Set(nonces).size).toBe(nonces.length);
+    for (const nonce of nonces) expect(nonce).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it("encodes the query like the SDK: space %20, ~ literal, !'()* escaped, UTF-8", () => {

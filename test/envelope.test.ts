@@ -38,6 +38,20 @@ describe('envelope rendering', () => {
     expect(bytes.equals(Buffer.from(expected, 'utf8'))).toBe(true);
   });
 
+  it('renders each record with its own context, whether records share one context object or not', () => {
+    const shared = { runId: 7 };
+    const other = { runId: 8, generation: 2 };
+    const records = [
+      { id: '7:0', context: shared, record: { offset: 0, line: 'a' } },
+      { id: '7:2', context: shared, record: { offset: 2, line: 'b' } },
+      { id: '8#2:0', context: other, record: { offset: 0, line: 'c' } },
+      { id: '7:4', context: shared, record: { offset: 4, line: 'd' } },
+      { id: '7:6', context: { runId: 7 }, record: { offset: 6, line: 'e' } },
+    ];
+    const lines = renderEnvelopes('s', 'p', 'now', records).toString('utf8').trimEnd().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { context: unknown }).context)).toEqual(records.map((r) => r.context));
+  });
+
   it('renders nothing for no records', () => {
     expect(renderEnvelopes('s', 'p', 'now', []).length).toBe(0);
   });

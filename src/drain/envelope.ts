@@ -47,8 +47,15 @@ export function renderEnvelopes(
   const at = `,"fetchedAt":${JSON.stringify(fetchedAt)},"context":`;
   let out = buffers?.take() ?? Buffer.allocUnsafe(FIRST_BUFFER_BYTES);
   let used = 0;
+  // Records of one stream usually share their context object: serialised once per run of them.
+  let context: unknown;
+  let contextJson = '';
   for (const item of records) {
-    const line = `${head}${JSON.stringify(item.id)}${at}${JSON.stringify(item.context)},"record":${JSON.stringify(item.record)}}\n`;
+    if (item.context !== context) {
+      context = item.context;
+      contextJson = JSON.stringify(context);
+    }
+    const line = `${head}${JSON.stringify(item.id)}${at}${contextJson},"record":${JSON.stringify(item.record)}}\n`;
     const room = line.length * MAX_UTF8_PER_UNIT;
     if (out.length - used < room) {
       const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, used + room));
