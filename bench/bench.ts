@@ -45,6 +45,7 @@ import { processCpuSeconds, processPeakRss } from './proc.js';
 import { type MixedFigures, runMixedCase } from './mixed-case.js';
 import { runSchedulerCase, SCHEDULER_IDLE_GOAL, type SchedulerFigures } from './schedulers-case.js';
 import type { SimulatorsReady, SimulatorsSpec } from './simulators-process.js';
+import { SIMULATOR_ACCESS_KEY } from '../simulators/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
@@ -175,6 +176,8 @@ async function runCase(spec: CaseSpec, specPath: string): Promise<{ result: Case
         ...process.env,
         AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+        ALIBABA_CLOUD_ACCESS_KEY_ID: SIMULATOR_ACCESS_KEY.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: SIMULATOR_ACCESS_KEY.accessKeySecret,
         LOG_ARCHIVER_SPOOL_DIR: join(dirname(specPath), `spool-${spec.name}`),
       },
     }),

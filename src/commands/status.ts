@@ -8,7 +8,6 @@ import { ArchiveTamperedError } from '../errors/index.js';
 import { EXIT_OK } from './exit-codes.js';
 import type { Output } from './output.js';
 import { describeSchedule, formatDuration, nextRunFromSchedule } from './schedule-info.js';
-import { schedulerNextRuns } from '../../jobs/schedulers.js';
 
 export interface SourceStatus {
   source: string;
@@ -81,7 +80,10 @@ export async function status(options: { config: string; json?: boolean }, output
 async function collect(config: ArchiverConfig, runtime: Runtime): Promise<SourceStatus[]> {
   const now = Date.now();
   const scheduled =
-    runtime.redis && runtime.keys ? await schedulerNextRuns(runtime.redis, runtime.keys.bullmqPrefix) : new Map<string, number>();
+    runtime.redis && runtime.keys
+      ? // Loaded only with Redis: the scheduler module brings BullMQ.
+        await (await import('../../jobs/schedulers.js')).schedulerNextRuns(runtime.redis, runtime.keys.bullmqPrefix)
+      : new Map<string, number>();
   const rows: SourceStatus[] = [];
   for (const source of config.sources) {
     const provider = getProvider(source.provider);

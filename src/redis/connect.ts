@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type * as IoRedis from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { RedisConfig, RedisTlsOptions } from './config.js';
 import type { Logger } from '../observability/index.js';
 import type { RedisClient } from './client.js';
@@ -21,6 +23,14 @@ export interface RedisClientOptions {
   failFast?: boolean;
 }
 
+/**
+ * ioredis, loaded with the first client rather than with this module: a run without Redis (file
+ * checkpoints) never pays its memory. `require`, because clients are made synchronously; ioredis
+ * ships CommonJS only, so this is the module instance an `import` of it gives.
+ */
+let ioredis: typeof IoRedis | undefined;
+const loadIoRedis = (): typeof IoRedis => (ioredis ??= createRequire(import.meta.url)('ioredis') as typeof IoRedis);
+
 interface Address {
   host: string;
   port: number;
@@ -33,6 +43,7 @@ interface Address {
  * credentials: ioredis' messages name hosts only).
  */
 export function createRedisClient(config: RedisConfig, options: RedisClientOptions): RedisClient {
+  const { Cluster, Redis } = loadIoRedis();
   const common = commonOptions(config, options);
   let client: RedisClient;
   if (config.cluster) {

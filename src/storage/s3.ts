@@ -1,22 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetBucketVersioningCommand,
-  GetObjectCommand,
-  GetObjectLockConfigurationCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  ListObjectVersionsCommand,
-  PutObjectCommand,
-  S3Client,
-  type PutObjectCommandInput,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { PutObjectCommandInput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError, ObjectExistsError, StorageError } from '../errors/index.js';
 import type { Arbitration, ObjectHead, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { assertValidKey, compareKeys, normalizePrefix } from './keys.js';
@@ -87,6 +75,15 @@ const MIN_PART_SIZE = 5 * MiB;
 /** Written twice with `If-None-Match: *` to see whether the server refuses the second write. */
 const PROBE_KEY = '_archive/conditional-write-probe';
 
+/**
+ * The AWS SDK, loaded when the first S3 store is built rather than with this module: it is about
+ * 37 MB of RSS that a process archiving to a file store never needs. `require`, not `import()`,
+ * because stores are built synchronously (`createObjectStore`, `client`); the SDK ships CommonJS
+ * only (no `exports` map), so this is the very module instance an `import` of it gives.
+ */
+let sdk: typeof S3Sdk | undefined;
+const s3Sdk = (): typeof S3Sdk => (sdk ??= createRequire(import.meta.url)('@aws-sdk/client-s3') as typeof S3Sdk);
+
 /** An upload we could not abort because the server was unreachable; retried later. */
 interface PendingAbort {
   key: string;
@@ -101,6 +98,7 @@ interface VersionInfo {
 
 /** ObjectStore on AWS S3 and S3-compatible servers through @aws-sdk/client-s3. */
 export class S3ObjectStore implements ObjectStore {
+  readonly #sdk: typeof S3Sdk;
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
@@ -139,7 +137,8 @@ export class S3ObjectStore implements ObjectStore {
       ...(requestChecksum !== undefined ? { requestChecksumCalculation: requestChecksum } : {}),
       ...(responseChecksum !== undefined ? { responseChecksumValidation: responseChecksum } : {}),
     };
-    this.#client = new S3Client(config);
+    this.#sdk = s3Sdk();
+    this.#client = new this.#sdk.S3Client(config);
   }
 
   /** The underlying client, for tests and tools that need an S3 call the interface lacks. */
@@ -220,7 +219,7 @@ export class S3ObjectStore implements ObjectStore {
   async getStream(key: string): Promise<Readable | undefined> {
     assertValidKey(key);
     try {
-      const out = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
+      const out = await this.#client.send(new this.#sdk.GetObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
       if (out.Body === undefined) return Readable.from([]);
       if (out.Body instanceof Readable) return out.Body;
       // Not reached on Node (the body is an IncomingMessage); kept for other runtimes.
@@ -246,7 +245,7 @@ export class S3ObjectStore implements ObjectStore {
       let page;
       try {
         page = await this.#client.send(
-          new ListObjectsV2Command({
+          new this.#sdk.ListObjectsV2Command({
             Bucket: this.#bucket,
             Prefix: fullPrefix === '' ? undefined : fullPrefix,
             StartAfter: after,
@@ -295,7 +294,7 @@ export class S3ObjectStore implements ObjectStore {
       let page;
       try {
         page = await this.#client.send(
-          new ListObjectVersionsCommand({
+          new this.#sdk.ListObjectVersionsCommand({
             Bucket: this.#bucket,
             Prefix: fullPrefix === '' ? undefined : fullPrefix,
             KeyMarker: keyMarker,
@@ -340,7 +339,7 @@ export class S3ObjectStore implements ObjectStore {
       let page;
       try {
         page = await this.#client.send(
-          new ListObjectsV2Command({
+          new this.#sdk.ListObjectsV2Command({
             Bucket: this.#bucket,
             Prefix: fullPrefix === '' ? undefined : fullPrefix,
             Delimiter: '/',
@@ -364,7 +363,7 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     assertValidKey(key);
     try {
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
+      await this.#client.send(new this.#sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key) }));
     } catch (error) {
       if (isNotFound(error)) return;
       throw this.#mapError(error, 'DeleteObject', key);
@@ -410,7 +409,7 @@ export class S3ObjectStore implements ObjectStore {
   async #assertObjectLock(): Promise<void> {
     let enabled = false;
     try {
-      const out = await this.#client.send(new GetObjectLockConfigurationCommand({ Bucket: this.#bucket }));
+      const out = await this.#client.send(new this.#sdk.GetObjectLockConfigurationCommand({ Bucket: this.#bucket }));
       enabled = out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled';
     } catch (error) {
       const f = facts(error);
@@ -441,7 +440,7 @@ export class S3ObjectStore implements ObjectStore {
   #bucketVersioned(): Promise<boolean> {
     this.#versioned ??= (async () => {
       try {
-        const out = await this.#client.send(new GetBucketVersioningCommand({ Bucket: this.#bucket }));
+        const out = await this.#client.send(new this.#sdk.GetBucketVersioningCommand({ Bucket: this.#bucket }));
         return out.Status === 'Enabled' || out.Status === 'Suspended';
       } catch (error) {
         const f = facts(error);
@@ -467,7 +466,7 @@ export class S3ObjectStore implements ObjectStore {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       try {
         await this.#client.send(
-          new PutObjectCommand({
+          new this.#sdk.PutObjectCommand({
             ...this.#lockParams(body),
             Bucket: this.#bucket,
             Key: this.#fullKey(PROBE_KEY),
@@ -511,7 +510,7 @@ export class S3ObjectStore implements ObjectStore {
   async #putObject(key: string, body: Buffer, options: PutOptions, ifNoneMatch: boolean): Promise<string | undefined> {
     try {
       const out = await this.#client.send(
-        new PutObjectCommand({
+        new this.#sdk.PutObjectCommand({
           ...this.#baseParams(key, options),
           ...this.#lockParams(body),
           ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
@@ -572,7 +571,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async #deleteVersion(key: string, versionId: string): Promise<void> {
     try {
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key), VersionId: versionId }));
+      await this.#client.send(new this.#sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#fullKey(key), VersionId: versionId }));
     } catch {
       // Locked (403) or unreachable: a later version never wins, so it may stay.
     }
@@ -588,7 +587,12 @@ export class S3ObjectStore implements ObjectStore {
       let page;
       try {
         page = await this.#client.send(
-          new ListObjectVersionsCommand({ Bucket: this.#bucket, Prefix: full, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
+          new this.#sdk.ListObjectVersionsCommand({
+            Bucket: this.#bucket,
+            Prefix: full,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionMarker,
+          }),
         );
       } catch (error) {
         throw this.#mapError(error, 'ListObjectVersions', key);
@@ -606,7 +610,7 @@ export class S3ObjectStore implements ObjectStore {
   async #getVersion(key: string, versionId: string | undefined): Promise<Buffer | undefined> {
     try {
       const out = await this.#client.send(
-        new GetObjectCommand({
+        new this.#sdk.GetObjectCommand({
           Bucket: this.#bucket,
           Key: this.#fullKey(key),
           ...(versionId !== undefined ? { VersionId: versionId } : {}),
@@ -623,7 +627,7 @@ export class S3ObjectStore implements ObjectStore {
   async #head(key: string, versionId: string | undefined): Promise<ObjectHead | undefined> {
     try {
       const out = await this.#client.send(
-        new HeadObjectCommand({
+        new this.#sdk.HeadObjectCommand({
           Bucket: this.#bucket,
           Key: this.#fullKey(key),
           ...(versionId !== undefined ? { VersionId: versionId } : {}),
@@ -648,6 +652,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async #putMultipart(key: string, path: string, size: number, options: PutOptions): Promise<void> {
+    const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
       client: this.#client,
       params: {
@@ -674,7 +679,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async #abortUpload(key: string, uploadId: string): Promise<boolean> {
     try {
-      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#fullKey(key), UploadId: uploadId }));
+      await this.#client.send(
+        new this.#sdk.AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: this.#fullKey(key), UploadId: uploadId }),
+      );
       return true;
     } catch (error) {
       if (isNotFound(error)) return true; // already aborted (by lib-storage) or completed

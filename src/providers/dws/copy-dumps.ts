@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { GetObjectCommand, type GetObjectCommandOutput, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import {
   ProviderAuthError,
@@ -128,7 +129,9 @@ export async function* copyDumps<C>(
 ): AsyncGenerator<ProviderPage<C>> {
   const { params } = copy;
   if (!from.current && from.queue.length === 0) return;
-  const client = new S3Client({
+  // Loaded here, not with the module: the SDK is large and only sources that copy dumps need it.
+  const sdk = await import('@aws-sdk/client-s3');
+  const client = new sdk.S3Client({
     endpoint: params.endpoint,
     region: params.region,
     forcePathStyle: params.forcePathStyle,
@@ -141,15 +144,16 @@ export async function* copyDumps<C>(
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+  const obs: Obs = { client, sdk };
   const state = snapshot(from);
   try {
-    if (state.current) yield* copyFile(client, state.current, state, copy, checkpoint);
+    if (state.current) yield* copyFile(obs, state.current, state, copy, checkpoint);
     while (state.queue.length > 0) {
       const next = state.queue[0]!;
-      const files = await listNew(client, next, state, copy);
+      const files = await listNew(obs, next, state, copy);
       for (const file of files) {
         state.current = file;
-        yield* copyFile(client, file, state, copy, checkpoint);
+        yield* copyFile(obs, file, state, copy, checkpoint);
       }
       state.queue.shift();
       yield { records: [], checkpoint: checkpoint(snapshot(state)) };
@@ -159,13 +163,19 @@ export async function* copyDumps<C>(
   }
 }
 
+/** The OBS client and the SDK it comes from (its command and error classes). */
+interface Obs {
+  client: S3Client;
+  sdk: typeof S3Sdk;
+}
+
 function snapshot(state: DumpsState): DumpsState {
   return structuredClone(state);
 }
 
 /** Files under the prefix of `entry` not copied yet, oldest first. */
 async function listNew(
-  client: S3Client,
+  { client, sdk }: Obs,
   entry: { record: string; bucket: string; prefix: string },
   state: DumpsState,
   { context }: CopyContext,
@@ -177,11 +187,11 @@ async function listNew(
   let token: string | undefined;
   do {
     const page = await client
-      .send(new ListObjectsV2Command({ Bucket: entry.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), {
+      .send(new sdk.ListObjectsV2Command({ Bucket: entry.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }), {
         abortSignal: context.signal,
       })
       .catch((error: unknown) => {
-        throw obsError(error, `listing ${entry.bucket}/${prefix}`, context);
+        throw obsError(sdk, error, `listing ${entry.bucket}/${prefix}`, context);
       });
     for (const object of page.Contents ?? []) {
       if (!object.Key || object.Key.endsWith('/') || object.ETag === undefined || object.LastModified === undefined) continue;
@@ -210,7 +220,7 @@ async function listNew(
  * rebuilt by reading them again. Ends with the file recorded as copied and `current` cleared.
  */
 async function* copyFile<C>(
-  client: S3Client,
+  obs: Obs,
   file: DumpFile,
   state: DumpsState,
   copy: CopyContext,
@@ -234,12 +244,12 @@ async function* copyFile<C>(
     note,
   });
   try {
-    if (offset > 0) await readRange(client, file, 0, offset, hash, context);
+    if (offset > 0) await readRange(obs, file, 0, offset, hash, context);
     // An empty file is one empty part: the archive shows it existed.
     for (let first = offset === 0; first || offset < file.size; first = false) {
       const end = Math.min(file.size, offset + params.partBytes);
       const part = createHash('sha256');
-      const bytes = end > offset ? await readRange(client, file, offset, end, part, context, hash) : Buffer.alloc(0);
+      const bytes = end > offset ? await readRange(obs, file, offset, end, part, context, hash) : Buffer.alloc(0);
       const record: ProviderRecord = {
         id: dumpPartId(file, offset),
         context: { ...recordContext, dumpRecordId: file.record },
@@ -282,7 +292,7 @@ class DumpChangedError extends Error {}
 
 /** Reads bytes [start, end) of the file's version, feeding them to each hash; a different ETag or size is a DumpChangedError. */
 async function readRange(
-  client: S3Client,
+  { client, sdk }: Obs,
   file: DumpFile,
   start: number,
   end: number,
@@ -292,14 +302,14 @@ async function readRange(
 ): Promise<Buffer> {
   let answer: GetObjectCommandOutput;
   try {
-    answer = await client.send(new GetObjectCommand({ Bucket: file.bucket, Key: file.key, Range: `bytes=${start}-${end - 1}` }), {
+    answer = await client.send(new sdk.GetObjectCommand({ Bucket: file.bucket, Key: file.key, Range: `bytes=${start}-${end - 1}` }), {
       abortSignal: context.signal,
     });
   } catch (error) {
-    if (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)) {
+    if (error instanceof sdk.S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)) {
       throw new DumpChangedError('no longer stored');
     }
-    throw obsError(error, `reading ${file.bucket}/${file.key}`, context);
+    throw obsError(sdk, error, `reading ${file.bucket}/${file.key}`, context);
   }
   const etag = answer.ETag?.replace(/^"|"$/g, '');
   if (etag !== undefined && etag !== file.etag) throw new DumpChangedError(`ETag is now ${etag}`);
@@ -322,10 +332,10 @@ function remember(state: DumpsState, prefixKey: string, file: DumpFile, lateness
 }
 
 /** An OBS (S3 API) failure as the provider error it is; the S3 client has already retried it. */
-function obsError(error: unknown, what: string, context: ProviderContext): ProviderError {
+function obsError(sdk: typeof S3Sdk, error: unknown, what: string, context: ProviderContext): ProviderError {
   if (context.signal.aborted) throw error;
   const details = { source: context.sourceId, provider: context.providerId, cause: error };
-  if (!(error instanceof S3ServiceException)) {
+  if (!(error instanceof sdk.S3ServiceException)) {
     return new ProviderNetworkError(
       `source ${context.sourceId}: OBS ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
       {
