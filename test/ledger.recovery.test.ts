@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hmacSigningKey, KeyRing, layout, ManifestLedger, verifyArchive, type SpooledBatch } from '../src/archive/index.js';
+import { hmacSigningKey, KeyRing, layout, type ManifestLedger, verifyArchive, type SpooledBatch } from '../src/archive/index.js';
 import type { HeadRef, SourceState } from '../src/checkpoints/index.js';
 import { ArchiveTamperedError, CommitConflictError, LeaseLostError } from '../src/errors/index.js';
 import { formatToken, type Lease } from '../src/leases/index.js';
-import { silentLogger } from '../src/observability/index.js';
 import { FileObjectStore } from '../src/storage/index.js';
+import { sha, spooledBatch, testLedger } from './helpers/ledger-fixture.js';
 import { makeTempDir, removeTempDir } from './helpers/temp-dir.js';
 
 /** A lease whose loss the test decides; the real ones are covered by the lease and chaos tests. */
@@ -38,18 +37,7 @@ describe('manifest ledger: commit and recovery', () => {
   let tokens = 1_000;
 
   const lease = (): TestLease => new TestLease(SOURCE, formatToken(++tokens));
-  const batch = (name: string, records = 3): SpooledBatch => {
-    const path = join(dir, `${name}.spool`);
-    writeFileSync(path, `bytes of ${name}`);
-    return {
-      path,
-      sha256: sha(`bytes of ${name}`),
-      bytes: Buffer.byteLength(`bytes of ${name}`),
-      records,
-      firstId: `${name}:0`,
-      lastId: `${name}:${records - 1}`,
-    };
-  };
+  const batch = (name: string, records = 3): SpooledBatch => spooledBatch(dir, name, records);
   const commit = async (l: Lease, head: HeadRef | null, name: string, after: number, on: ManifestLedger = ledger) =>
     on.commit({
       source: SOURCE,
@@ -68,13 +56,7 @@ describe('manifest ledger: commit and recovery', () => {
     return out;
   };
   const dataKeys = async (): Promise<string[]> => (await keys()).filter((k) => k.endsWith('.ndjson.gz'));
-  const makeLedger = (ring: KeyRing = KeyRing.none): ManifestLedger =>
-    new ManifestLedger(store, {
-      keys: ring,
-      logger: silentLogger(),
-      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
-      writer: 'test',
-    });
+  const makeLedger = (ring: KeyRing = KeyRing.none): ManifestLedger => testLedger(store, { keys: ring });
   const problems = async (ring?: KeyRing): Promise<string[]> =>
     (await verifyArchive(store, ring ? { keys: ring } : {})).problems.map((p) => `${p.kind} ${p.key}`);
 
@@ -271,10 +253,6 @@ function intentBody(seq: number, token: string, key: string): Buffer {
   );
 }
 
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 describe('digests: the tail witnessed without any cache', () => {
   let dir: string;
   let store: FileObjectStore;
@@ -292,14 +270,7 @@ describe('digests: the tail witnessed without any cache', () => {
   });
   afterEach(() => removeTempDir(dir));
 
-  const ledgerWith = (intervalMs: number): ManifestLedger =>
-    new ManifestLedger(store, {
-      keys: KeyRing.none,
-      logger: silentLogger(),
-      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
-      writer: 'test',
-      digestIntervalMs: intervalMs,
-    });
+  const ledgerWith = (intervalMs: number): ManifestLedger => testLedger(store, { digestIntervalMs: intervalMs });
   const commitOn = async (ledger: ManifestLedger, head: HeadRef | null, name: string) => {
     const path = join(dir, name);
     writeFileSync(path, name);

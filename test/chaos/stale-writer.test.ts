@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KeyRing, ManifestLedger, verifyArchive, type SpooledBatch } from '../../src/archive/index.js';
+import { type ManifestLedger, verifyArchive, type SpooledBatch } from '../../src/archive/index.js';
 import { CommitConflictError } from '../../src/errors/index.js';
 import type { HeadRef, SourceState } from '../../src/checkpoints/index.js';
 import { formatToken, type Lease } from '../../src/leases/index.js';
-import { silentLogger } from '../../src/observability/index.js';
 import { FileObjectStore } from '../../src/storage/index.js';
+import { spooledBatch, testLedger } from '../helpers/ledger-fixture.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /**
@@ -53,18 +51,7 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
   let tokens = 5_000;
 
   const lease = (freeze = false): FreezingLease => new FreezingLease(SOURCE, formatToken(++tokens), freeze);
-  const batch = (name: string): SpooledBatch => {
-    const path = join(dir, `${name}.spool`);
-    writeFileSync(path, `bytes of ${name}`);
-    return {
-      path,
-      sha256: sha(`bytes of ${name}`),
-      bytes: Buffer.byteLength(`bytes of ${name}`),
-      records: 3,
-      firstId: `${name}:0`,
-      lastId: `${name}:2`,
-    };
-  };
+  const batch = (name: string): SpooledBatch => spooledBatch(dir, name);
   const commit = async (l: Lease, head: HeadRef | null, name: string, after: number) =>
     ledger.commit({
       source: SOURCE,
@@ -93,12 +80,7 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
   beforeEach(() => {
     dir = makeTempDir('stale-writer');
     store = new FileObjectStore({ path: join(dir, 'archive') });
-    ledger = new ManifestLedger(store, {
-      keys: KeyRing.none,
-      logger: silentLogger(),
-      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1, maxElapsedMs: 1000 },
-      writer: 'test',
-    });
+    ledger = testLedger(store);
   });
   afterEach(() => removeTempDir(dir));
   afterAll(() =>
@@ -158,7 +140,3 @@ describe('chaos: a stale writer frozen between its lease check and its manifest'
     expect((await verifyArchive(store)).sources[0]?.records).toBe(9);
   });
 });
-
-function sha(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
