@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
 import type { ArchiverConfig } from '../src/config/index.js';
 import type { Logger } from '../src/observability/index.js';
@@ -23,6 +24,24 @@ const RESYNC_MS = 30_000;
  * concurrency, then an orderly shutdown (stop fetching, commit the batch in hand, close).
  */
 export async function runWorker(config: ArchiverConfig, logger: Logger): Promise<void> {
+  const stop = new AbortController();
+  const abort = new AbortController();
+  // Installed before anything starts: a SIGTERM while the worker starts (a rollout that changes its
+  // mind) is an orderly stop like any other, not a kill by Node's default handler.
+  const detach = onShutdownSignals({
+    logger,
+    deadlineMs: config.worker.shutdownTimeoutMs,
+    onStop: () => stop.abort(),
+    onDeadline: () => abort.abort(),
+  });
+  try {
+    await runUntilStopped(config, logger, stop.signal, abort.signal);
+  } finally {
+    detach();
+  }
+}
+
+async function runUntilStopped(config: ArchiverConfig, logger: Logger, stopSignal: AbortSignal, abortSignal: AbortSignal): Promise<void> {
   const runtime = await openRuntime(config, { logger, needRedis: true });
   const prefix = runtime.keys!.bullmqPrefix;
   await warnOnEvictionPolicy(runtime.redis!, logger);
@@ -30,8 +49,6 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   const queueConnection = createRedisClient(config.redis!, { role: 'bullmq', logger, lazyConnect: false });
   const workerConnection = createRedisClient(config.redis!, { role: 'bullmq', logger, lazyConnect: false });
   const queue = createDrainQueue(queueConnection, prefix);
-  const stop = new AbortController();
-  const abort = new AbortController();
   const sources = new Map(config.sources.map((s) => [s.id, s]));
   const metrics = new ArchiverMetrics();
   metrics.declareSources(config.sources.map((s) => s.id));
@@ -40,7 +57,7 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   let stopping = false;
   const worker = new Worker<DrainJobData, DrainJobResult>(
     DRAIN_QUEUE,
-    createDrainProcessor(runtime.deps, sources, { stop: stop.signal, abort: abort.signal }, metrics, {
+    createDrainProcessor(runtime.deps, sources, { stop: stopSignal, abort: abortSignal }, metrics, {
       maxDrainMs: config.worker.maxDrainMs,
       requeue: async (sourceId) => {
         // One continuation at a time per source: a second yield while one waits adds nothing.
@@ -92,40 +109,29 @@ export async function runWorker(config: ArchiverConfig, logger: Logger): Promise
   const onReconnected = (): void => void resync();
   runtime.redis!.on('ready', onReconnected);
 
-  const closed = new Promise<void>((resolve) => {
-    const detach = onShutdownSignals({
-      logger,
-      deadlineMs: config.worker.shutdownTimeoutMs,
-      onStop: () => {
-        stopping = true;
-        readiness.stopping();
-        clearInterval(timer);
-        runtime.redis!.off('ready', onReconnected);
-        stop.abort();
-        void worker.close().then(() => {
-          detach();
-          resolve();
-        });
-      },
-      onDeadline: () => {
-        // Abandon: drains stop at their next await and commit nothing more. worker.close(true)
-        // would only return the close already in progress, so stop waiting for it after a
-        // moment; whatever is left uncommitted is cleaned up by the next drain's recovery.
-        abort.abort();
-        void worker.close(true);
-        setTimeout(() => {
-          detach();
-          resolve();
-        }, 2_000).unref();
-      },
-    });
-  });
-  void worker.run();
-  logger.info(
-    { sources: config.sources.length, concurrency: config.worker.concurrency, storage: runtime.store.describe() },
-    'worker started',
-  );
-  await closed;
+  if (!stopSignal.aborted) {
+    void worker.run();
+    logger.info(
+      { sources: config.sources.length, concurrency: config.worker.concurrency, storage: runtime.store.describe() },
+      'worker started',
+    );
+  }
+  await aborted(stopSignal);
+  stopping = true;
+  readiness.stopping();
+  clearInterval(timer);
+  runtime.redis!.off('ready', onReconnected);
+  const closing = worker.close();
+  // Past the deadline, abandon: drains stop at their next await and commit nothing more.
+  // worker.close(true) would only return the close already in progress, so stop waiting for it
+  // after a moment; whatever is left uncommitted is cleaned up by the next drain's recovery.
+  await Promise.race([
+    closing,
+    aborted(abortSignal).then(async () => {
+      void worker.close(true);
+      await sleep(2_000);
+    }),
+  ]);
   await endpoint?.close();
   await queue.close();
   await runtime.close();
@@ -147,4 +153,10 @@ async function warnOnEvictionPolicy(redis: RedisClient, logger: Logger): Promise
   } catch {
     // CONFIG may be disabled on managed Redis; nothing to check then.
   }
+}
+
+/** Resolves once `signal` is aborted (at once if it already is). */
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

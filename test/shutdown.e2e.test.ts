@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +103,48 @@ describe('graceful shutdown', () => {
     const done = await runCli(['run-once', '-c', path]);
     expect(done.code, done.stderr).toBe(0);
     await expectComplete('redis');
+  });
+
+  it('worker: SIGTERM while it is still starting is an orderly stop too (exit 0, no drain started)', async () => {
+    // Redis reached through a proxy that holds each connection for 1.5 s: the worker is inside its
+    // start (connecting) when the first connection arrives, and SIGTERM lands then.
+    let connections = 0;
+    const proxy: Server = createServer((socket) => {
+      connections += 1;
+      setTimeout(() => {
+        const upstream = connect(redis.port, '127.0.0.1');
+        socket.pipe(upstream).pipe(socket);
+        socket.on('error', () => upstream.destroy());
+        upstream.on('error', () => socket.destroy());
+      }, 1_500);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const path = config('redis').replace(/redis\.yaml$/, 'starting.yaml');
+      const port = (proxy.address() as { port: number }).port;
+      writeFileSync(
+        path,
+        JSON.stringify({
+          ...JSON.parse(readFileSync(config('redis'), 'utf8')),
+          redis: { url: `redis://127.0.0.1:${port}`, prefix: 'sd-starting' },
+          storage: { kind: 'file', path: join(dir, 'starting') },
+          checkpoints: { kind: 'redis' },
+        }),
+      );
+      const worker = startCli(['worker', '-c', path], { LOG_LEVEL: 'info' });
+      const deadline = Date.now() + 20_000;
+      while (connections === 0 && Date.now() < deadline) await sleep(20);
+      expect(connections).toBeGreaterThan(0);
+      worker.child.kill('SIGTERM');
+      await exited(worker.child);
+      expect(worker.child.signalCode, worker.output().slice(-2000)).toBeNull();
+      expect(worker.child.exitCode, worker.output().slice(-2000)).toBe(0);
+      expect(worker.output()).toContain('worker stopped');
+      expect(worker.output()).not.toContain('worker started');
+      expect(worker.output()).not.toContain('object committed');
+    } finally {
+      proxy.close();
+    }
   });
 
   it('run-once: SIGTERM mid-drain exits cleanly and the next run resumes exactly', async () => {

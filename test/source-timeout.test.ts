@@ -45,7 +45,9 @@ describe('per-source request timeout', () => {
       );
       expect(outcome.status).toBe('failed');
       expect(outcome.status === 'failed' && 'code' in outcome.error ? outcome.error.code : undefined).toBe('ERR_PROVIDER_NETWORK');
-      expect(Date.now() - started).toBeLessThan(1400);
+      // Two attempts of 200 ms each, not of the process-wide 30 s; the margin is for a loaded machine
+      // (1.6 s was seen there), far below one 30 s attempt.
+      expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       await runtime.close();
     }

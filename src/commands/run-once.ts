@@ -2,7 +2,7 @@ import { loadConfig, parseDuration } from '../config/index.js';
 import { runSource, type RunOutcome } from '../drain/index.js';
 import { ConfigError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import { openRuntime } from '../runtime.js';
+import { openRuntime, type Runtime } from '../runtime.js';
 import { onShutdownSignals } from '../shutdown.js';
 import { exitCodeForOutcomes } from './exit-codes.js';
 import type { Output } from './output.js';
@@ -29,15 +29,22 @@ export async function runOnce(options: RunOnceOptions, output: Output, logger: L
   }
   const config = await loadConfig(options.config);
   const sources = selectSources(config, options.source);
-  const runtime = await openRuntime(config, { logger, needRedis: false });
   const stop = new AbortController();
   const abort = new AbortController();
+  // Before anything opens: a signal while the run starts stops it in order, with exit code 5.
   const detach = onShutdownSignals({
     logger,
     deadlineMs: config.worker.shutdownTimeoutMs,
     onStop: () => stop.abort(),
     onDeadline: () => abort.abort(),
   });
+  let runtime: Runtime;
+  try {
+    runtime = await openRuntime(config, { logger, needRedis: false });
+  } catch (error) {
+    detach();
+    throw error;
+  }
   const board = options.quiet
     ? undefined
     : new ProgressBoard({
