@@ -104,6 +104,8 @@ const caseDefs: CaseDef[] = (['file', 's3'] as const).flatMap((storage) => [
   { name: `${storage}-dataworks-${dwLargeMb}mb`, storage, workload: 'dw-large' as const },
   { name: `${storage}-oos-${oosTotal}`, storage, workload: 'oos' as const },
 ]);
+/** Peak RSS a DataWorks drain may reach (issue 12: the 200 MB and 1 GB logs, file and S3, default batches). */
+const PEAK_RSS_GOAL_BYTES = 150 * MB;
 /** The archiver/raw ratio the bench aims at (records per CPU second). */
 const RAW_RATIO_GOAL = 0.8;
 
@@ -373,6 +375,7 @@ async function main(): Promise<number> {
       'CPU/wall',
       'peak RSS MB',
       'base RSS MB',
+      `≤ ${PEAK_RSS_GOAL_BYTES / MB}`,
       'objects',
       'gz MB',
       'sim CPU s',
@@ -392,6 +395,7 @@ async function main(): Promise<number> {
       fmt(f.cpuUtil, 2),
       mb(f.maxRssBytes),
       mb(f.baselineRssBytes),
+      f.maxRssBytes <= PEAK_RSS_GOAL_BYTES ? 'yes' : 'NO',
       String(f.objects),
       mb(f.archiveBytes),
       f.simulatorCpuSec === undefined ? '-' : fmt(f.simulatorCpuSec),
@@ -471,6 +475,9 @@ async function main(): Promise<number> {
     out.push('', table(rows), '');
     out.push('MB = 10^6 bytes. MB in = provider payload (DataWorks log bytes; OOS entries as JSON). wall/CPU/RSS are the drain');
     out.push('process only (its getrusage); sim/s3 CPU = the simulator and S3 server processes during the case. gz MB = objects stored.');
+    out.push(
+      `≤ ${PEAK_RSS_GOAL_BYTES / MB}: peak RSS within the goal; drains run with the heap settings of the CLI's data commands (src/heap-settings.ts), the bench fails a DataWorks case above it.`,
+    );
     out.push(
       '',
       'where the drain waits (awaited one after another; rest = envelope rendering and bookkeeping between awaits):',
@@ -644,6 +651,13 @@ async function main(): Promise<number> {
   if (failures.length > 0) {
     process.stderr.write(
       `\nBENCH FAILED: ${failures.length} case(s) did not archive exactly the expected records:\n${failures.join('\n\n')}\n`,
+    );
+    return 1;
+  }
+  const overGoal = figures.filter((f) => f.ok && shapeOf(f.workload) === 'dataworks' && f.maxRssBytes > PEAK_RSS_GOAL_BYTES);
+  if (overGoal.length > 0) {
+    process.stderr.write(
+      `\nBENCH FAILED: peak RSS above ${PEAK_RSS_GOAL_BYTES / MB} MB: ${overGoal.map((f) => `${f.name} ${mb(f.maxRssBytes)} MB`).join(', ')}\n`,
     );
     return 1;
   }

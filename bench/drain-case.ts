@@ -20,7 +20,12 @@ import { runSource, type RunOutcome } from '../src/drain/index.js';
 import { silentLogger } from '../src/observability/index.js';
 import { openRuntime } from '../src/runtime.js';
 import { createObjectStore, type ObjectStore } from '../src/storage/index.js';
+import { restartWithHeapSettings } from '../src/heap-settings.js';
 import { instrument, type Phases } from './phases.js';
+
+// The heap settings the CLI's data commands run with (src/cli.ts): the drain is measured as the
+// product runs it. Flags of the bench's own (BENCH_CASE_NODE_OPTIONS) are kept instead.
+restartWithHeapSettings();
 
 export type CaseStorage = { kind: 'file'; path: string } | { kind: 's3'; endpoint: string; bucket: string; prefix: string };
 

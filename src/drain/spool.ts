@@ -30,7 +30,8 @@ export class BatchSpool {
   private constructor(path: string, level: number) {
     this.#path = path;
     // A page (often a megabyte of envelopes) fits in gzip's buffer whole, so compression of one
-    // page overlaps the fetch of the next instead of stalling the drain on every write.
+    // page overlaps the fetch of the next instead of stalling the drain on every write. Two pages'
+    // worth, not more: every page waiting here is a render buffer that cannot be reused yet.
     // (zlib streams take stream options; @types/node's ZlibOptions omits them.)
     // memLevel 9 (zlib's largest hash) costs 128 KiB more than the default and saves a few percent
     // of deflate's time; 64 KiB output chunks cut the hops through the hash and the file stream.
@@ -38,7 +39,7 @@ export class BatchSpool {
       level,
       memLevel: 9,
       chunkSize: 64 * 1024,
-      writableHighWaterMark: 8 * 1024 * 1024,
+      writableHighWaterMark: 2 * 1024 * 1024,
     };
     this.#gzip = createGzip(options);
     const hash = this.#hash;
