@@ -568,15 +568,21 @@ async function main(): Promise<number> {
       '',
       `mixed: all five providers, ${m.records.toLocaleString('en-US')} records, same simulators (archiver: run-once, file store; naive: one source after another, in memory, one gzip per stream):`,
       table([
-        ['run', 'wall s', 'rec/s', 'CPU s', 'peak RSS MB'],
+        ['run', 'wall s', 'rec/s', 'CPU s', 'peak RSS MB', 'sim CPU s', 'sim CPU/wall'],
         ...(['archiver', 'naive'] as const).map((name) => [
           name,
           fmt(m[name].wallMs / 1000),
           Math.round(m[name].recordsPerSec).toLocaleString('en-US'),
           fmt(m[name].cpuSec),
           mb(m[name].maxRssBytes),
+          fmt(m[name].simulatorCpuSec),
+          fmt(m[name].simulatorCpuSec / (m[name].wallMs / 1000), 2),
         ]),
       ]),
+      `  archiver drains (s after start): ${m.timeline.map((t) => `${t.source} ${fmt(t.startSec)}–${fmt(t.endSec)}`).join(', ')}`,
+      ...(['archiver', 'naive'] as const)
+        .filter((name) => m[name].simulatorCpuSec / (m[name].wallMs / 1000) > 0.9)
+        .map((name) => `  SIMULATORS SATURATED during the ${name} run: their one thread paced it, not the ${name}`),
       `  archiver/naive records/s: ${fmt(m.speedup, 2)} (goal ≥ ${MIXED_SPEEDUP_GOAL}: ${m.speedup >= MIXED_SPEEDUP_GOAL ? 'yes' : 'NO'}); per source (expected / archiver / naive): ` +
         Object.entries(m.perSource)
           .map(

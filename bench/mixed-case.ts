@@ -31,6 +31,19 @@ export interface ArchiverRun {
   cpuSec: number;
   maxRssBytes: number;
   recordsPerSec: number;
+  /**
+   * CPU seconds of the simulators during the run (they share this process, which does nothing
+   * else meanwhile): near the run's wall seconds, they had a core to themselves and paced it.
+   */
+  simulatorCpuSec: number;
+}
+
+/** When one source's drain ran in the archiver's run, from its log: seconds after the run started. */
+export interface SourceSpan {
+  source: string;
+  startSec: number;
+  endSec: number;
+  records: number;
 }
 
 export interface MixedFigures {
@@ -38,6 +51,8 @@ export interface MixedFigures {
   perSource: Record<string, { expected: number; archiver: number; archiverDuplicated: number; naive: number }>;
   archiver: ArchiverRun;
   naive: ArchiverRun;
+  /** The archiver's drains in the order they started (its `drain started` / `drain finished` log lines). */
+  timeline: SourceSpan[];
   /** Archiver records/s over the naive archiver's. */
   speedup: number;
   ok: boolean;
@@ -94,10 +109,12 @@ export async function runMixedCase(options: MixedOptions): Promise<MixedFigures>
     const naiveOut = join(dir, 'naive');
     mkdirSync(naiveOut, { recursive: true });
     const naive = await timed(join(here, 'naive-archiver.js'), [configPath, naiveOut], (stdout) => stdout.trim().split('\n').at(-1)!);
+    // At info level the archiver logs when each drain starts and finishes (a few lines a source).
     const archiver = await timed(
       join(here, 'cli-usage.js'),
       ['run-once', '-c', configPath, '--quiet'],
       (_stdout, stderr) => /BENCH-USAGE (.*)/.exec(stderr)?.[1] ?? '{}',
+      'info',
     );
 
     const archived = countRecords(archive);
@@ -117,6 +134,7 @@ export async function runMixedCase(options: MixedOptions): Promise<MixedFigures>
       cpuSec: (run.usage.cpuUserMs + run.usage.cpuSystemMs) / 1000,
       maxRssBytes: run.usage.maxRssBytes,
       recordsPerSec: count / (run.wallMs / 1000),
+      simulatorCpuSec: run.hostCpuSec,
     });
     const archiverFigures = figures(archiver, records);
     const naiveFigures = figures(naive, records);
@@ -125,6 +143,7 @@ export async function runMixedCase(options: MixedOptions): Promise<MixedFigures>
       perSource,
       archiver: archiverFigures,
       naive: naiveFigures,
+      timeline: drainTimeline(archiver.stderr, archiver.startedAt),
       speedup: archiverFigures.recordsPerSec / naiveFigures.recordsPerSec,
       ok,
     };
@@ -138,13 +157,25 @@ interface Timed {
   code: number | null;
   wallMs: number;
   usage: { cpuUserMs: number; cpuSystemMs: number; maxRssBytes: number };
+  /** CPU of this process (the simulators) while the child ran. */
+  hostCpuSec: number;
+  stderr: string;
+  /** Epoch ms of the spawn. */
+  startedAt: number;
 }
 
-async function timed(script: string, args: string[], usageLine: (stdout: string, stderr: string) => string): Promise<Timed> {
+async function timed(
+  script: string,
+  args: string[],
+  usageLine: (stdout: string, stderr: string) => string,
+  logLevel = 'warn',
+): Promise<Timed> {
+  const startedAt = Date.now();
   const started = performance.now();
+  const hostCpu = process.cpuUsage();
   const child = spawn(process.execPath, [script, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: logLevel },
   });
   let stdout = '';
   let stderr = '';
@@ -154,9 +185,35 @@ async function timed(script: string, args: string[], usageLine: (stdout: string,
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   const wallMs = performance.now() - started;
+  const host = process.cpuUsage(hostCpu);
   const usage = JSON.parse(usageLine(stdout, stderr)) as Timed['usage'];
   if (code !== 0) process.stderr.write(`${script} exited ${code}: ${stderr.slice(-2000)}\n`);
-  return { code, wallMs, usage };
+  return { code, wallMs, usage, hostCpuSec: (host.user + host.system) / 1e6, stderr, startedAt };
+}
+
+/** Each source's drain, from the archiver's `drain started` and `drain finished` log lines. */
+function drainTimeline(log: string, startedAt: number): SourceSpan[] {
+  const spans = new Map<string, SourceSpan>();
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let entry: { msg?: string; source?: string; time?: string; records?: number };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      continue;
+    }
+    const time = Date.parse(entry.time ?? '');
+    if (!entry.source || !Number.isFinite(time)) continue;
+    const at = (time - startedAt) / 1000;
+    if (entry.msg === 'drain started' && !spans.has(entry.source))
+      spans.set(entry.source, { source: entry.source, startSec: at, endSec: at, records: 0 });
+    const span = spans.get(entry.source);
+    if (entry.msg === 'drain finished' && span) {
+      span.endSec = at;
+      span.records += entry.records ?? 0;
+    }
+  }
+  return [...spans.values()].sort((a, b) => a.startSec - b.startSec);
 }
 
 /** Unique record ids and repeats per source, from every `.ndjson.gz` file under `root`. */

@@ -179,6 +179,39 @@ describe('drainSource with a fake provider', () => {
     expect((await verifyArchive(runtime.store, { sources: [SOURCE.id] })).ok).toBe(true);
   });
 
+  it('asks for the next page before it spools and commits the page in hand, so that the fetch overlaps them', async () => {
+    const events: string[] = [];
+    const scripted = fakeProvider(() => steps(5, 5, 5));
+    const logged: Provider<unknown, Cursor, unknown> = {
+      ...scripted,
+      async *pages(source, from, context) {
+        const pages = scripted.pages(source, from, context)[Symbol.asyncIterator]();
+        for (let n = 1; ; n += 1) {
+          events.push(`fetch ${n}`);
+          const page = await pages.next();
+          if (page.done) return;
+          yield page.value;
+        }
+      },
+    };
+    runtime.deps.providers = new Map([['test-fake', logged as Provider<unknown, unknown, unknown>]]);
+    const result = await drainSource(runtime.deps, SOURCE, {
+      onProgress: (p) => events.push(`done ${p.pages} (${p.committed} committed)`),
+    });
+    // Each page (a full batch) is committed while the next one is being fetched.
+    expect(events).toEqual([
+      'fetch 1',
+      'fetch 2',
+      'done 1 (5 committed)',
+      'fetch 3',
+      'done 2 (10 committed)',
+      'fetch 4',
+      'done 3 (15 committed)',
+    ]);
+    expect(result).toMatchObject({ records: 15, objects: 3, pages: 3 });
+    expect((await objects()).ids).toEqual(range(1, 15));
+  });
+
   it('keeps each manifest’s checkpoints before and after its object', async () => {
     script = steps(3, 3);
     await drainSource(runtime.deps, SOURCE);

@@ -260,6 +260,14 @@ export async function drainSource(deps: DrainDeps, source: SourceConfig, signals
           // The page's checkpoint, copied now: the next page is read while this one may be committed
           // (batch.maxSeconds), and a provider's reader may move on in objects it handed out.
           const page = { ...next.value, checkpoint: structuredClone(next.value.checkpoint) };
+          // The next page is asked for now, so that its round trip (the provider's answer, the
+          // transfer, parsing) overlaps this page's rendering, gzip and commit (its checkpoint is
+          // copied above: the reader moves on now). Not past the fairness deadline, where the drain
+          // stops after this page.
+          if (Date.now() < yieldAt && !stop.aborted) {
+            pending = pages.next();
+            pending.catch(() => undefined);
+          }
           result.pages += 1;
           for (const figure of page.completeness ?? []) {
             for (const map of [stated, batchStated]) {
