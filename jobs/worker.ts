@@ -5,7 +5,7 @@ import type { Logger } from '../src/observability/index.js';
 import { createRedisClient, type RedisClient } from '../src/redis/index.js';
 import { ArchiverMetrics } from './metrics.js';
 import { openRuntime } from '../src/runtime.js';
-import { onShutdownSignals } from '../src/shutdown.js';
+import { shutdownSignals } from '../src/shutdown.js';
 import { createDrainProcessor, type DrainJobResult } from './drain-processor.js';
 import { createDrainQueue, DRAIN_JOB_OPTIONS, DRAIN_QUEUE, type DrainJobData } from './queue.js';
 import { DASHBOARD_PATH, serveWorkerHttp } from './http-server.js';
@@ -24,20 +24,13 @@ const RESYNC_MS = 30_000;
  * concurrency, then an orderly shutdown (stop fetching, commit the batch in hand, close).
  */
 export async function runWorker(config: ArchiverConfig, logger: Logger): Promise<void> {
-  const stop = new AbortController();
-  const abort = new AbortController();
   // Installed before anything starts: a SIGTERM while the worker starts (a rollout that changes its
   // mind) is an orderly stop like any other, not a kill by Node's default handler.
-  const detach = onShutdownSignals({
-    logger,
-    deadlineMs: config.worker.shutdownTimeoutMs,
-    onStop: () => stop.abort(),
-    onDeadline: () => abort.abort(),
-  });
+  const signals = shutdownSignals(logger, config.worker.shutdownTimeoutMs);
   try {
-    await runUntilStopped(config, logger, stop.signal, abort.signal);
+    await runUntilStopped(config, logger, signals.stop, signals.abort);
   } finally {
-    detach();
+    signals.detach();
   }
 }
 

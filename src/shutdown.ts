@@ -41,3 +41,20 @@ export function onShutdownSignals(hooks: ShutdownHooks): () => void {
     if (timer) clearTimeout(timer);
   };
 }
+
+/** The two signals a drain command hands its drains, and how to stop listening. */
+export interface ShutdownSignals {
+  /** Aborted at the first SIGTERM/SIGINT: stop taking work, commit the batch in hand. */
+  stop: AbortSignal;
+  /** Aborted at the deadline or a second signal: abandon what is still running. */
+  abort: AbortSignal;
+  detach: () => void;
+}
+
+/** onShutdownSignals as the two abort signals drains take; install it before anything opens. */
+export function shutdownSignals(logger: Logger, deadlineMs: number): ShutdownSignals {
+  const stop = new AbortController();
+  const abort = new AbortController();
+  const detach = onShutdownSignals({ logger, deadlineMs, onStop: () => stop.abort(), onDeadline: () => abort.abort() });
+  return { stop: stop.signal, abort: abort.signal, detach };
+}

@@ -3,7 +3,7 @@ import { runSource, type RunOutcome } from '../drain/index.js';
 import { ConfigError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { openRuntime, type Runtime } from '../runtime.js';
-import { onShutdownSignals } from '../shutdown.js';
+import { shutdownSignals } from '../shutdown.js';
 import { exitCodeForOutcomes } from './exit-codes.js';
 import type { Output } from './output.js';
 import { ProgressBoard } from './progress.js';
@@ -29,15 +29,8 @@ export async function runOnce(options: RunOnceOptions, output: Output, logger: L
   }
   const config = await loadConfig(options.config);
   const sources = selectSources(config, options.source);
-  const stop = new AbortController();
-  const abort = new AbortController();
   // Before anything opens: a signal while the run starts stops it in order, with exit code 5.
-  const detach = onShutdownSignals({
-    logger,
-    deadlineMs: config.worker.shutdownTimeoutMs,
-    onStop: () => stop.abort(),
-    onDeadline: () => abort.abort(),
-  });
+  const { stop, abort, detach } = shutdownSignals(logger, config.worker.shutdownTimeoutMs);
   let runtime: Runtime;
   try {
     runtime = await openRuntime(config, { logger, needRedis: false });
@@ -61,15 +54,15 @@ export async function runOnce(options: RunOnceOptions, output: Output, logger: L
     const queue = [...sources];
     const workers = Array.from({ length: Math.min(config.worker.concurrency, queue.length) }, async () => {
       for (let source = queue.shift(); source; source = queue.shift()) {
-        if (stop.signal.aborted) {
+        if (stop.aborted) {
           outcomes.push({ status: 'stopped', source: source.id, result: undefined, committed: true });
           notStarted.push(source.id);
           continue;
         }
         const onProgress = board?.track(source.id);
         const outcome = await runSource(runtime.deps, source, {
-          stop: stop.signal,
-          abort: abort.signal,
+          stop,
+          abort,
           ...(onProgress ? { onProgress } : {}),
         });
         outcomes.push(outcome);
