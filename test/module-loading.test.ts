@@ -41,7 +41,7 @@ describe('modules are loaded when used', () => {
       await import(dist + 'src/commands/index.js');
       await createObjectStore({ kind: 'file', path: '/nonexistent' }).close();
     `);
-    expect(loaded).toContain('undici'); // the hook sees packages at all
+    expect(loaded).toContain('zod'); // the hook sees packages at all
     for (const heavy of ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', 'ioredis', 'bullmq', 'prom-client', 'express', '@bull-board/api']) {
       expect(loaded).not.toContain(heavy);
     }

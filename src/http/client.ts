@@ -1,4 +1,6 @@
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { ProviderNetworkError, ProviderResponseError, type ProviderErrorDetails } from '../errors/index.js';
 
 /** Options shared by every provider call. */
@@ -33,19 +35,10 @@ export interface HttpResponse {
   bytes: number;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
-]);
+/** Longest wait for a TCP (and TLS) connection, whatever the request timeout. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** An idle pooled connection is closed after this long (servers commonly close theirs after 5 s). */
+const IDLE_TIMEOUT_MS = 4_000;
 
 /**
  * Decodes bodies: twice as fast as `Buffer#toString('utf8')` on text that is not ASCII (a 512 KiB
@@ -54,92 +47,150 @@ const NETWORK_CODES = new Set([
  */
 const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** Why a request was given up on by this client, as the code a ProviderNetworkError message names. */
+class GiveUp extends Error {
+  constructor(readonly code: 'CONNECT_TIMEOUT' | 'TIMEOUT' | 'DEADLINE' | 'ABORTED') {
+    super(code);
+  }
+}
+
+/** A body refused for its size; not a transport failure. */
+class Oversize extends Error {
+  constructor(
+    message: string,
+    readonly statusCode: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /**
- * One pooled HTTP client per process. Transport failures become ProviderNetworkError; bodies are
- * read fully (bounded) so a truncated body is detected here rather than by a half-parsed page.
+ * One pooled HTTP client per process, on Node's own `http`/`https` (its native parser: a pool and a
+ * parser of its own would cost some 25 MB of memory for the life of the process). Transport
+ * failures become ProviderNetworkError; bodies are read fully (bounded) so a truncated body is
+ * detected here rather than by a half-parsed page.
  */
 export class HttpClient {
-  readonly #agent: Agent;
+  readonly #http: HttpAgent;
+  readonly #https: HttpsAgent;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
 
   constructor(options: HttpClientOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
-    this.#agent = new Agent({
-      connections: options.connections ?? 32,
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: this.#timeoutMs,
-      connectTimeout: Math.min(this.#timeoutMs, 10_000),
-      keepAliveTimeout: 4_000,
-    });
+    const pool = {
+      keepAlive: true,
+      maxSockets: options.connections ?? 32,
+      maxFreeSockets: options.connections ?? 32,
+      // The most recently used connection first: the rest go idle and close instead of each being
+      // kept barely alive (and more likely to be closed by the server just as it is reused).
+      scheduling: 'lifo' as const,
+      timeout: IDLE_TIMEOUT_MS,
+    };
+    this.#http = new HttpAgent(pool);
+    this.#https = new HttpsAgent(pool);
   }
 
   /** Sends one request and returns the whole body as text; throws typed errors on transport failure. */
   async send(request: HttpRequest, details: ProviderErrorDetails = {}): Promise<HttpResponse> {
-    let response: Dispatcher.ResponseData;
     const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
-    // The overall deadline backs up undici's per-phase timeouts (a body trickling in forever).
-    const timeout = AbortSignal.timeout(timeoutMs * 2);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
     try {
-      response = await this.#agent.request({
-        origin: request.url.origin,
-        path: request.url.pathname + request.url.search,
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
+      return await this.#exchange(request, timeoutMs);
     } catch (cause) {
+      if (cause instanceof Oversize) throw new ProviderResponseError(cause.message, { ...details, statusCode: cause.statusCode });
+      if (request.signal?.aborted) throw request.signal.reason instanceof Error ? request.signal.reason : cause;
       throw this.#transportError(cause, request, details);
     }
-    const headers = flattenHeaders(response.headers);
-    const declared = Number(headers['content-length']);
-    if (Number.isFinite(declared) && declared > this.#maxBodyBytes) {
-      response.body.destroy();
-      throw new ProviderResponseError(`response body of ${declared} bytes exceeds the ${this.#maxBodyBytes}-byte limit`, {
-        ...details,
-        statusCode: response.statusCode,
-      });
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        const buffer = chunk as Buffer;
-        size += buffer.length;
-        if (size > this.#maxBodyBytes) {
-          response.body.destroy();
-          throw new ProviderResponseError(`response body exceeds the ${this.#maxBodyBytes}-byte limit`, {
-            ...details,
-            statusCode: response.statusCode,
-          });
-        }
-        chunks.push(buffer);
-      }
-    } catch (cause) {
-      if (cause instanceof ProviderResponseError) throw cause;
-      throw this.#transportError(cause, request, details);
-    }
-    // A body in one chunk (most small answers) is decoded where it lies, not copied first.
-    const body = UTF8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    return { statusCode: response.statusCode, headers, body, bytes: size };
   }
 
   /** Closes pooled connections. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    this.#http.destroy();
+    this.#https.destroy();
+  }
+
+  #exchange(request: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+    const { url } = request;
+    const secure = url.protocol === 'https:';
+    const options: RequestOptions = {
+      agent: secure ? this.#https : this.#http,
+      protocol: url.protocol,
+      hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port || undefined,
+      path: url.pathname + url.search,
+      method: request.method,
+      headers: request.headers,
+    };
+    return new Promise<HttpResponse>((resolve, reject) => {
+      let settled = false;
+      let connectTimer: NodeJS.Timeout | undefined;
+      const req: ClientRequest = (secure ? httpsRequest : httpRequest)(options);
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        cleanUp();
+        req.destroy(error);
+        reject(error);
+      };
+      // The overall deadline backs up the idle timeout (a body trickling in forever).
+      const deadline = setTimeout(() => fail(new GiveUp('DEADLINE')), timeoutMs * 2);
+      const onAbort = (): void => fail(new GiveUp('ABORTED'));
+      const cleanUp = (): void => {
+        clearTimeout(deadline);
+        if (connectTimer) clearTimeout(connectTimer);
+        request.signal?.removeEventListener('abort', onAbort);
+      };
+      if (request.signal?.aborted) {
+        fail(new GiveUp('ABORTED'));
+        return;
+      }
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', fail);
+      // Idle time on the socket: waiting for the response's headers, or between body chunks.
+      req.setTimeout(timeoutMs, () => fail(new GiveUp('TIMEOUT')));
+      req.on('socket', (socket: Socket) => {
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(() => fail(new GiveUp('CONNECT_TIMEOUT')), Math.min(timeoutMs, CONNECT_TIMEOUT_MS));
+        socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+      });
+      req.on('response', (res: IncomingMessage) => {
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > this.#maxBodyBytes) {
+          fail(new Oversize(`response body of ${declared} bytes exceeds the ${this.#maxBodyBytes}-byte limit`, res.statusCode));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > this.#maxBodyBytes) {
+            fail(new Oversize(`response body exceeds the ${this.#maxBodyBytes}-byte limit`, res.statusCode));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', fail);
+        res.on('end', () => {
+          // A connection closed before the body was complete ends an `aborted` body, not an error.
+          if (!res.complete) {
+            fail(Object.assign(new Error('response body ended early'), { code: 'ECONNRESET' }));
+            return;
+          }
+          if (settled) return;
+          settled = true;
+          cleanUp();
+          // A body in one chunk (most small answers) is decoded where it lies, not copied first.
+          const body = UTF8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+          resolve({ statusCode: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body, bytes: size });
+        });
+      });
+      req.end(request.body);
+    });
   }
 
   #transportError(cause: unknown, request: HttpRequest, details: ProviderErrorDetails): Error {
-    if (request.signal?.aborted) return request.signal.reason instanceof Error ? request.signal.reason : (cause as Error);
-    const code = (cause as { code?: string }).code ?? '';
-    const name = (cause as Error).name ?? '';
-    const known = NETWORK_CODES.has(code) || cause instanceof undiciErrors.UndiciError || name === 'AbortError' || name === 'TimeoutError';
-    const what = known ? code || name : 'request failed';
+    const what = (cause as { code?: string }).code ?? 'request failed';
     return new ProviderNetworkError(`${request.method} ${request.url.host}${request.url.pathname}: ${what}`, {
       ...details,
       cause,
@@ -147,11 +198,11 @@ export class HttpClient {
   }
 }
 
-function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string> {
+function flattenHeaders(raw: IncomingMessage['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (value === undefined) continue;
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
 }

@@ -69,7 +69,7 @@ export class HuaweiClient {
         let signed: Record<string, string>;
         if (isAkSk(credentials)) {
           signed = signRequest({ method: 'GET', url, headers }, credentials, { projectId: this.#projectId });
-          // undici sends Host from the URL: the very value that was signed.
+          // The HTTP client sends Host from the URL: the very value that was signed.
           delete signed.host;
         } else {
           signed = { ...headers, 'X-Auth-Token': credentials.token };
