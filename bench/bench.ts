@@ -25,6 +25,7 @@
  *           --only mixed       the mixed case alone: all five providers, about a million records, the
  *                              archiver (run-once) against a naive sequential archiver on the same simulators
  *           BENCH_MIXED_DW_LINES, BENCH_MIXED_OOS_ENTRIES   its two large workloads
+ *           BENCH_REPEAT       runs of each drain case and raw bound (default 3; quick 1): the least CPU counts
  *           BENCH_GZIP_LEVEL   batch.gzipLevel (default 6, the product default)
  *           BENCH_CASE_NODE_OPTIONS   node flags for the drain processes (e.g. --max-old-space-size=48, --perf-basic-prof)
  *           BENCH_CASE_WRAPPER  a command the drain processes run under (e.g. `perf record -e cpu-clock -g -o f.data --`)
@@ -81,6 +82,12 @@ const CASE_TIMEOUT_MS = 10 * 60_000;
 const caseNodeOptions = (process.env.BENCH_CASE_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
 /** A command the drain processes run under, e.g. `perf record -e cpu-clock -F 499 -g -o /tmp/case.data --`. */
 const caseWrapper = (process.env.BENCH_CASE_WRAPPER ?? '').split(/\s+/).filter(Boolean);
+/**
+ * Runs of each drain case and raw bound. CPU time on a shared or virtual machine varies by ±20%
+ * from run to run (other tenants, caches), and interference only ever adds to it: the least of a
+ * few runs is the best estimate of what the work costs, for the archiver and the bound alike.
+ */
+const repeat = Math.floor(envNumber('BENCH_REPEAT', quick ? 1 : 3));
 
 // ---- data ------------------------------------------------------------------------------------
 const RUN_SMALL = 10_001;
@@ -215,6 +222,20 @@ interface CaseFigures extends CaseResult {
   processWallMs: number;
   /** S3 requests of the drain (opening the store, reads, uploads, commits), by operation; s3 cases only. */
   s3Requests?: Record<string, number>;
+  /** CPU seconds of every run of the case, when it ran more than once. */
+  cpuRuns?: number[];
+}
+
+/**
+ * The run of a case that used the least CPU (see `repeat`), carrying the largest peak RSS of all
+ * its runs (memory is a limit, not a cost: its worst run is what counts). A failed run is returned
+ * as it is.
+ */
+function leastCpu(runs: readonly CaseFigures[]): CaseFigures {
+  const failed = runs.find((r) => !r.ok);
+  if (failed) return failed;
+  const least = runs.reduce((a, b) => (b.cpuSec < a.cpuSec ? b : a));
+  return { ...least, maxRssBytes: Math.max(...runs.map((r) => r.maxRssBytes)), cpuRuns: runs.map((r) => r.cpuSec) };
 }
 
 const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -290,63 +311,73 @@ async function main(): Promise<number> {
           expected = { records: run.lines, streams: { [String(runId)]: { kind: 'dataworks', lines: run.lines, endOffset: run.bytes } } };
           inputBytes = run.bytes;
         }
-        const storage: CaseStorage =
-          def.storage === 'file'
-            ? { kind: 'file', path: join(work, `archive-${def.name}`) }
-            : { kind: 's3', endpoint: s3CountedEndpoint!, bucket: s3!.bucket, prefix: `${def.name}/` };
-        const spec: CaseSpec = {
-          name: def.name,
-          storage,
-          stateDir: join(work, `state-${def.name}`),
-          sourceYaml,
-          sourceId,
-          expected,
-          batch,
-          resultPath: join(work, `result-${def.name}.json`),
-          sampleMs: 50,
-          ...(def.storage === 's3' ? { checkEndpoint: s3!.endpoint } : {}),
-          ...(cpuProf ? { cpuProfilePath: join(resultsDir, 'profiles', `${def.name}.cpuprofile`) } : {}),
-        };
-        process.stdout.write(`  running ${def.name} … `);
-        const simCpu0 = processCpuSeconds(simulators!.pid);
-        const s3Cpu0 = processCpuSeconds(s3?.child.pid);
-        const s3Requests0 = s3Counter?.snapshot() ?? {};
-        const { result, stderr, processWallMs } = await runCase(spec, join(work, `spec-${def.name}.json`));
-        const simCpu1 = processCpuSeconds(simulators!.pid);
-        const s3Cpu1 = processCpuSeconds(s3?.child.pid);
-        const s3Requests = def.storage === 's3' ? countsBetween(s3Requests0, s3Counter?.snapshot() ?? {}) : undefined;
-        const seconds = result.wallMs / 1000;
-        const cpuSec = (result.cpuUserMs + result.cpuSystemMs) / 1000;
-        const f: CaseFigures = {
-          ...result,
-          storage: def.storage,
-          workload: def.workload,
-          inputBytes,
-          recordsPerSec: result.records / seconds,
-          mbPerSec: inputBytes / MB / seconds,
-          cpuSec,
-          cpuUtil: cpuSec / seconds,
-          simulatorCpuSec: simCpu0 !== undefined && simCpu1 !== undefined ? simCpu1 - simCpu0 : undefined,
-          s3ServerCpuSec: def.storage === 's3' && s3Cpu0 !== undefined && s3Cpu1 !== undefined ? s3Cpu1 - s3Cpu0 : undefined,
-          processWallMs,
-          ...(s3Requests ? { s3Requests } : {}),
-        };
-        figures.push(f);
-        if (result.ok) {
-          process.stdout.write(
-            `${fmt(seconds)} s, ${Math.round(f.recordsPerSec).toLocaleString('en-US')} rec/s, peak RSS ${mb(result.maxRssBytes)} MB (checked in ${fmt(result.verifyMs / 1000)} s)\n`,
-          );
-        } else {
-          process.stdout.write('FAILED\n');
-          failures.push(`${def.name}: ${result.error ?? 'unknown error'}${stderr ? `\n${stderr.trim().slice(-2000)}` : ''}`);
+        const runs: CaseFigures[] = [];
+        for (let rep = 1; rep <= repeat; rep += 1) {
+          const tag = repeat === 1 ? def.name : `${def.name}-${rep}`;
+          const storage: CaseStorage =
+            def.storage === 'file'
+              ? { kind: 'file', path: join(work, `archive-${tag}`) }
+              : { kind: 's3', endpoint: s3CountedEndpoint!, bucket: s3!.bucket, prefix: `${tag}/` };
+          const spec: CaseSpec = {
+            name: def.name,
+            storage,
+            stateDir: join(work, `state-${tag}`),
+            sourceYaml,
+            sourceId,
+            expected,
+            batch,
+            resultPath: join(work, `result-${tag}.json`),
+            sampleMs: 50,
+            ...(def.storage === 's3' ? { checkEndpoint: s3!.endpoint } : {}),
+            ...(cpuProf && rep === 1 ? { cpuProfilePath: join(resultsDir, 'profiles', `${def.name}.cpuprofile`) } : {}),
+          };
+          process.stdout.write(`  running ${def.name}${repeat > 1 ? ` (${rep} of ${repeat})` : ''} … `);
+          const simCpu0 = processCpuSeconds(simulators!.pid);
+          const s3Cpu0 = processCpuSeconds(s3?.child.pid);
+          const s3Requests0 = s3Counter?.snapshot() ?? {};
+          const { result, stderr, processWallMs } = await runCase(spec, join(work, `spec-${tag}.json`));
+          const simCpu1 = processCpuSeconds(simulators!.pid);
+          const s3Cpu1 = processCpuSeconds(s3?.child.pid);
+          const s3Requests = def.storage === 's3' ? countsBetween(s3Requests0, s3Counter?.snapshot() ?? {}) : undefined;
+          const seconds = result.wallMs / 1000;
+          const cpuSec = (result.cpuUserMs + result.cpuSystemMs) / 1000;
+          const f: CaseFigures = {
+            ...result,
+            storage: def.storage,
+            workload: def.workload,
+            inputBytes,
+            recordsPerSec: result.records / seconds,
+            mbPerSec: inputBytes / MB / seconds,
+            cpuSec,
+            cpuUtil: cpuSec / seconds,
+            simulatorCpuSec: simCpu0 !== undefined && simCpu1 !== undefined ? simCpu1 - simCpu0 : undefined,
+            s3ServerCpuSec: def.storage === 's3' && s3Cpu0 !== undefined && s3Cpu1 !== undefined ? s3Cpu1 - s3Cpu0 : undefined,
+            processWallMs,
+            ...(s3Requests ? { s3Requests } : {}),
+          };
+          runs.push(f);
+          if (result.ok) {
+            process.stdout.write(
+              `${fmt(seconds)} s, ${fmt(cpuSec)} CPU s, ${Math.round(f.recordsPerSec).toLocaleString('en-US')} rec/s, peak RSS ${mb(result.maxRssBytes)} MB (checked in ${fmt(result.verifyMs / 1000)} s)\n`,
+            );
+          } else {
+            process.stdout.write('FAILED\n');
+            failures.push(`${def.name}: ${result.error ?? 'unknown error'}${stderr ? `\n${stderr.trim().slice(-2000)}` : ''}`);
+            break;
+          }
         }
+        figures.push(leastCpu(runs));
       }
       for (const shape of ['dataworks', 'oos'] as const) {
         if (!figures.some((f) => f.ok && shapeOf(f.workload) === shape)) continue;
         process.stdout.write(`  raw bound of ${shape} … `);
-        const raw = await runRawBound(rawSpec(shape), caseNodeOptions);
+        const rawRuns: RawResult[] = [];
+        for (let rep = 1; rep <= repeat; rep += 1) rawRuns.push(await runRawBound(rawSpec(shape), caseNodeOptions));
+        const raw = rawRuns.reduce((a, b) => (b.cpuSec < a.cpuSec ? b : a));
         rawBounds.set(shape, raw);
-        process.stdout.write(`${raw.records.toLocaleString('en-US')} records, ${fmt(raw.cpuSec, 2)} CPU s\n`);
+        process.stdout.write(
+          `${raw.records.toLocaleString('en-US')} records, ${fmt(raw.cpuSec, 2)} CPU s${repeat > 1 ? ` (least of ${rawRuns.map((r) => fmt(r.cpuSec, 2)).join(', ')})` : ''}\n`,
+        );
       }
     }
   } finally {
@@ -405,19 +436,20 @@ async function main(): Promise<number> {
   }
 
   // -- where each drain's wall time goes --
-  const phaseRows: string[][] = [['case', 'wall s', 'fetch s', 'gzip write s', 'gzip finish s', 'commit s', 'rest s', 'next() calls']];
+  const phaseRows: string[][] = [
+    ['case', 'wall s', 'JS busy s', 'fetch in flight s', 'gzip write s', 'gzip finish s', 'commit s', 'next() calls'],
+  ];
   for (const f of figures) {
     const p = f.phases;
     if (!p) continue;
-    const rest = f.wallMs - p.fetchMs - p.spoolWriteMs - p.spoolFinishMs - p.commitMs;
     phaseRows.push([
       f.name,
       fmt(f.wallMs / 1000, 2),
+      f.loopBusyMs === undefined ? '-' : fmt(f.loopBusyMs / 1000, 2),
       fmt(p.fetchMs / 1000, 2),
       fmt(p.spoolWriteMs / 1000, 2),
       fmt(p.spoolFinishMs / 1000, 2),
       fmt(p.commitMs / 1000, 2),
-      fmt(rest / 1000, 2),
       String(p.pages),
     ]);
   }
@@ -475,12 +507,18 @@ async function main(): Promise<number> {
     out.push('', table(rows), '');
     out.push('MB = 10^6 bytes. MB in = provider payload (DataWorks log bytes; OOS entries as JSON). wall/CPU/RSS are the drain');
     out.push('process only (its getrusage); sim/s3 CPU = the simulator and S3 server processes during the case. gz MB = objects stored.');
+    if (repeat > 1) {
+      out.push(
+        `Each case ran ${repeat} times (BENCH_REPEAT): its row is the run with the least CPU, and peak RSS is the largest of all runs. CPU s of each run:`,
+      );
+      for (const f of figures) if (f.cpuRuns) out.push(`  ${f.name}: ${f.cpuRuns.map((c) => fmt(c, 2)).join(', ')}`);
+    }
     out.push(
       `≤ ${PEAK_RSS_GOAL_BYTES / MB}: peak RSS within the goal; drains run with the heap settings of the CLI's data commands (src/heap-settings.ts), the bench fails a DataWorks case above it.`,
     );
     out.push(
       '',
-      'where the drain waits (awaited one after another; rest = envelope rendering and bookkeeping between awaits):',
+      'where the time goes (JS busy = the event loop at work: HTTP, parsing, rendering, bookkeeping; the next page is in flight while the last is handled, so the stages overlap):',
       table(phaseRows),
       '',
     );
@@ -625,7 +663,7 @@ async function main(): Promise<number> {
   if (providerCases.lines.length > 0)
     out.push('', 'provider cost cases (calls and time, see bench/provider-cases.ts):', ...providerCases.lines);
   out.push(
-    `total: ${totalRecords.toLocaleString('en-US')} records archived and checked in ${fmt(totalWall)} s${totalRecords < 500_000 && !quick && only.length === 0 ? ' (below the 500,000 the bench promises!)' : ''}`,
+    `total: ${totalRecords.toLocaleString('en-US')} records archived and checked by the drain cases; bench took ${fmt(totalWall)} s${totalRecords < 500_000 && !quick && only.length === 0 ? ' (below the 500,000 the bench promises!)' : ''}`,
   );
   process.stdout.write(`${out.join('\n')}\n`);
 

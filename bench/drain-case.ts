@@ -70,8 +70,10 @@ export interface CaseResult {
   /** Uncompressed NDJSON bytes read back. */
   ndjsonBytes: number;
   verifyMs: number;
-  /** Time the drain spent awaiting each stage (see phases.ts). */
+  /** Time each stage of the drain took (see phases.ts). */
   phases?: Phases;
+  /** Time the JS thread was busy during the drain (event loop utilisation), ms. */
+  loopBusyMs?: number;
 }
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as CaseSpec;
@@ -125,6 +127,7 @@ try {
   const profiler = spec.cpuProfilePath ? await startProfiler() : undefined;
   const sampler = setInterval(sample, spec.sampleMs);
   const before = process.resourceUsage();
+  const loopBefore = performance.eventLoopUtilization();
   const started = performance.now();
 
   const runtime = await openRuntime(config, { logger: silentLogger(), needRedis: false });
@@ -136,6 +139,7 @@ try {
   }
 
   result.wallMs = performance.now() - started;
+  result.loopBusyMs = performance.eventLoopUtilization(loopBefore).active;
   const after = process.resourceUsage();
   clearInterval(sampler);
   sample();

@@ -1,18 +1,19 @@
 /**
  * Where a drain's wall time goes, measured from outside the drain: wraps (in this process only)
  * the provider's page iterator, `BatchSpool.write` / `finish` and `ManifestLedger.commit`, and
- * adds up the time the drain spends awaiting each. What is left is the drain's own synchronous
- * work between awaits (envelope rendering, bookkeeping). No source file is changed.
+ * adds up the time each takes. No source file is changed.
  *
- * The drain awaits these one after another, so their sum is the wall time; any overlap (e.g.
- * fetching the next page while gzip works) would show as a sum smaller than the wall time.
+ * The drain asks for the next page before it handles the one in hand, so a page's fetch overlaps
+ * rendering, gzip and commits: the fetch figure is time in flight, not time the drain waited, and
+ * the figures do not add up to the wall time. What the JS thread itself was busy with is measured
+ * apart, by the event loop's utilisation (drain-case.ts).
  */
 import { ManifestLedger } from '../src/archive/index.js';
 import { BatchSpool } from '../src/drain/spool.js';
 import { getProvider } from '../src/providers/index.js';
 
 export interface Phases {
-  /** Awaiting the provider's next page: HTTP round trip, the simulator's answer, parsing, records. */
+  /** The provider's next page in flight: HTTP round trip, the simulator's answer, parsing, records. */
   fetchMs: number;
   /** Awaiting `BatchSpool.write`: gzip consuming the page (it waits for 'drain'). */
   spoolWriteMs: number;
