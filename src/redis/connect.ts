@@ -1,10 +1,10 @@
-import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
 import type * as IoRedis from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { RedisConfig, RedisTlsOptions } from './config.js';
 import type { Logger } from '../observability/index.js';
 import type { RedisClient } from './client.js';
+import { lazyModule } from '../lazy-module.js';
 
 /**
  * What a connection is for. `commands`: leases, checkpoints, status, rate limits — a command
@@ -23,13 +23,8 @@ export interface RedisClientOptions {
   failFast?: boolean;
 }
 
-/**
- * ioredis, loaded with the first client rather than with this module: a run without Redis (file
- * checkpoints) never pays its memory. `require`, because clients are made synchronously; ioredis
- * ships CommonJS only, so this is the module instance an `import` of it gives.
- */
-let ioredis: typeof IoRedis | undefined;
-const loadIoRedis = (): typeof IoRedis => (ioredis ??= createRequire(import.meta.url)('ioredis') as typeof IoRedis);
+/** ioredis, loaded with the first client: a run without Redis (file checkpoints) never pays its memory. */
+const loadIoRedis = lazyModule<typeof IoRedis>('ioredis');
 
 interface Address {
   host: string;

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { PutObjectCommandInput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError, ObjectExistsError, StorageError } from '../errors/index.js';
 import type { Arbitration, ObjectHead, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { assertValidKey, compareKeys, normalizePrefix } from './keys.js';
+import { lazyModule } from '../lazy-module.js';
 
 /** How the SDK computes and checks CRC checksums (see the S3 client's own option of that name). */
 export type ChecksumMode = 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
@@ -75,14 +75,8 @@ const MIN_PART_SIZE = 5 * MiB;
 /** Written twice with `If-None-Match: *` to see whether the server refuses the second write. */
 const PROBE_KEY = '_archive/conditional-write-probe';
 
-/**
- * The AWS SDK, loaded when the first S3 store is built rather than with this module: it is about
- * 37 MB of RSS that a process archiving to a file store never needs. `require`, not `import()`,
- * because stores are built synchronously (`createObjectStore`, `client`); the SDK ships CommonJS
- * only (no `exports` map), so this is the very module instance an `import` of it gives.
- */
-let sdk: typeof S3Sdk | undefined;
-const s3Sdk = (): typeof S3Sdk => (sdk ??= createRequire(import.meta.url)('@aws-sdk/client-s3') as typeof S3Sdk);
+/** The AWS SDK, loaded when the first S3 store is built: about 37 MB of RSS a file-store process never needs. */
+const s3Sdk = lazyModule<typeof S3Sdk>('@aws-sdk/client-s3');
 
 /** An upload we could not abort because the server was unreachable; retried later. */
 interface PendingAbort {

@@ -174,11 +174,11 @@ export function executionLogReader(
     let tail = [...(start.tail ?? [])];
     const startedAt = seen;
     // One context object for every entry of the execution: the envelope renders it once per page (by identity).
-    const context_ = Object.freeze({ executionId });
+    const executionContext = Object.freeze({ executionId });
     const record = (entry: Record<string, unknown>): ProviderRecord => {
       const id = `${executionId}:${archived}`;
       archived += 1;
-      return { id, context: context_, record: entry };
+      return { id, context: executionContext, record: entry };
     };
     const state = (token: string | undefined, tokenIndex: number): ExecutionCursor => ({
       archived,
