@@ -156,6 +156,29 @@ describe('HttpClient transport', () => {
     await client.close();
   });
 
+  it('rejects at once with the reason of a signal aborted before the call, and sends nothing', async () => {
+    const client = new HttpClient();
+    const before = connections.length;
+    const reason = new Error('lease lost');
+    await expect(get(client, '/ok', AbortSignal.abort(reason))).rejects.toBe(reason);
+    // Still nothing a moment later: no request was begun and destroyed behind the caller's back.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(connections.length).toBe(before);
+    await client.close();
+  });
+
+  it('a caller aborting while the connection is still being made does not crash the process', async () => {
+    const client = new HttpClient();
+    for (let i = 0; i < 20; i += 1) {
+      const controller = new AbortController();
+      const call = get(client, '/ok', controller.signal);
+      controller.abort(new Error(`stop ${i}`));
+      await expect(call).rejects.toThrow(`stop ${i}`);
+    }
+    expect((await get(client, '/ok')).statusCode).toBe(200);
+    await client.close();
+  });
+
   it('names a refused connection as such', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

@@ -25,6 +25,29 @@ describe('batch spool', () => {
     expect(existsSync(batch.path)).toBe(false);
   });
 
+  it('keeps the order of small and large pages, whatever it stages, and hands every buffer back', async () => {
+    const spool = await BatchSpool.open(dir, 1);
+    const pages: Buffer[] = [];
+    let given = 0;
+    // Small pages (staged together), a large one (straight to gzip), and small ones after it: a
+    // stage flushed late would put records out of order.
+    const sizes = [...Array.from({ length: 40 }, () => 30_000), 600_000, ...Array.from({ length: 50 }, () => 25_000), 300_000, 10];
+    for (const [i, size] of sizes.entries()) {
+      const line = `{"page":${i},"pad":"${'x'.repeat(Math.max(0, size - 30))}"}\n`;
+      const page = Buffer.from(line);
+      pages.push(page);
+      await spool.write(page, 1, `p:${i}`, `p:${i}`, () => {
+        given += 1;
+      });
+    }
+    const batch = await spool.finish();
+    expect(gunzipSync(readFileSync(batch.path)).equals(Buffer.concat(pages))).toBe(true);
+    expect(batch).toMatchObject({ records: sizes.length, firstId: 'p:0', lastId: `p:${sizes.length - 1}` });
+    expect(spool.bytes).toBe(Buffer.concat(pages).length);
+    expect(given).toBe(sizes.length);
+    await spool.discard();
+  });
+
   it('sweeps files of processes that died mid-batch, and only those', async () => {
     const sweepDir = join(dir, 'sweep');
     mkdirSync(sweepDir, { recursive: true });

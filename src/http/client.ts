@@ -122,6 +122,8 @@ export class HttpClient {
       method: request.method,
       headers: request.headers,
     };
+    // Aborted before it began: no request is made (one destroyed at once would still emit its error).
+    if (request.signal?.aborted) return Promise.reject(new GiveUp('ABORTED'));
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
       let connectTimer: NodeJS.Timeout | undefined;
@@ -133,6 +135,8 @@ export class HttpClient {
         req.destroy(error);
         reject(error);
       };
+      // First of all: destroying the request (any failure below) emits its error on it.
+      req.on('error', fail);
       // The overall deadline backs up the idle timeout (a body trickling in forever).
       const deadline = setTimeout(() => fail(new GiveUp('DEADLINE')), timeoutMs * 2);
       const onAbort = (): void => fail(new GiveUp('ABORTED'));
@@ -141,12 +145,7 @@ export class HttpClient {
         if (connectTimer) clearTimeout(connectTimer);
         request.signal?.removeEventListener('abort', onAbort);
       };
-      if (request.signal?.aborted) {
-        fail(new GiveUp('ABORTED'));
-        return;
-      }
       request.signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', fail);
       // Idle time on the socket: waiting for the response's headers, or between body chunks.
       req.setTimeout(timeoutMs, () => fail(new GiveUp('TIMEOUT')));
       req.on('socket', (socket: Socket) => {

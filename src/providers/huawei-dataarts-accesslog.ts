@@ -306,11 +306,12 @@ async function* pages(
   }
 
   const ordered = fresh.sort(compareEntries);
-  const context_ = { projectId: params.projectId, instanceId: params.instanceId, isApi: params.isApi };
+  // One context object for every record: the envelope renders it once per run of records (by identity).
+  const streamContext = Object.freeze({ projectId: params.projectId, instanceId: params.instanceId, isApi: params.isApi });
   const latenessMs = params.latenessSeconds * 1000;
   const pages = [
     ...chunkPages(ordered, pageSize, (chunk) => {
-      const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: { ...context_ }, record: e.raw }));
+      const records: ProviderRecord[] = chunk.map((e) => ({ id: e.id, context: streamContext, record: e.raw }));
       checkpoint = advance(checkpoint, chunk, latenessMs, bound);
       return { records, checkpoint };
     }),

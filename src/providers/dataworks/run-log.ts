@@ -189,10 +189,10 @@ export function runLogReader(options: RunLogReaderOptions): (runId: number, curs
     let readTo = lineStart;
     const startedAt = lineStart;
     // One context object for every line of the run: the envelope renders it once per page (by identity).
-    const context_ = Object.freeze(gen ? { runId, generation: gen } : { runId });
+    const runContext = Object.freeze(gen ? { runId, generation: gen } : { runId });
     const record = (offset: number, line: string): ProviderRecord => {
       const item: DataWorksLogLine = { offset, line };
-      return { id: dataWorksLineId(runId, offset, gen), context: context_, record: item };
+      return { id: dataWorksLineId(runId, offset, gen), context: runContext, record: item };
     };
     for await (const { log, logBytes, end } of feed) {
       readTo += logBytes;
