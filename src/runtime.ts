@@ -75,7 +75,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
       logger,
     );
   }
-  const store = createObjectStore(config.storage);
+  const store = createObjectStore(config.storage, { proxy: config.http.proxy });
   const checkpoints: CheckpointStore =
     config.checkpoints.kind === 'redis' && redis
       ? new RedisCheckpointStore(redis, keys!)
@@ -84,7 +84,7 @@ export async function openRuntime(config: ArchiverConfig, options: RuntimeOption
     ? new RedisLeaseManager(redis, { keys: keys!, ttlMs: config.worker.leaseTtlMs, logger, replicaWait: leaseReplicas(config.redis!) })
     : new FileLeaseManager(config.checkpoints.path, { ttlMs: config.worker.leaseTtlMs, logger });
   const rateLimiter: RateLimiter = redis ? new RedisRateLimiter(redis, keys!) : new LocalRateLimiter();
-  const http = new HttpClient({ timeoutMs: config.http.timeoutMs, maxBodyBytes: config.http.maxBodyBytes });
+  const http = new HttpClient({ timeoutMs: config.http.timeoutMs, maxBodyBytes: config.http.maxBodyBytes, proxy: config.http.proxy });
   const writer = `log-archiver/${VERSION}`;
   const owner = new OwnerGuard(store, { deployment: ownerIdentity(config), writer, keys: config.manifests.keys });
   if (options.write !== false) {

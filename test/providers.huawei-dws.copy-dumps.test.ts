@@ -8,6 +8,7 @@ import type { CompletenessFigure, ProviderRecord } from '../src/providers/provid
 import { HuaweiDwsSimulator, type AuditDumpRecord } from '../simulators/index.js';
 import { harnessContext, harnessSource, readAllPages, recordsOf, type HarnessContext } from './helpers/provider-harness.js';
 import { S3_TEST_CREDENTIALS, startS3, type S3Handle } from './helpers/with-s3.js';
+import { ForwardProxy } from './helpers/forward-proxy.js';
 
 /**
  * `params.copyDumps` against a real S3 server standing in for OBS: the files a SUCCESS dump wrote
@@ -205,5 +206,23 @@ describe('huawei-dws-audit-log-records: copyDumps', () => {
     ]);
     expect(figures[1]!.sha256).toBe(sha(files.get(key)!));
     expect(reassemble(recordsOf(rest)).get(key)!.equals(files.get(key)!)).toBe(true);
+  });
+
+  it('reaches OBS through the proxy the provider calls go through', async () => {
+    await dump([1500]);
+    const proxy = new ForwardProxy();
+    await proxy.start();
+    const proxied = harnessContext({ timeoutMs: 5_000, proxy: { HTTP_PROXY: proxy.url() } });
+    try {
+      const src = source();
+      const all = await readAllPages(provider, src, provider.initialCheckpoint(src.params, Date.now()), proxied);
+      expect(reassemble(recordsOf(all))).toEqual(files);
+      const hosts = new Set(proxy.requests.map((r) => new URL(r.target).host));
+      expect(hosts).toEqual(new Set([new URL(sim.url).host, new URL(s3.endpoint).host]));
+      expect(proxy.requests.some((r) => r.method === 'GET' && new URL(r.target).pathname.startsWith(`/${BUCKET}/${PREFIX}/`))).toBe(true);
+    } finally {
+      await proxied.close();
+      await proxy.close();
+    }
   });
 });

@@ -43,7 +43,7 @@ export async function exportRecords(options: ExportOptions, output: Output, logg
   if (!config.sources.some((s) => s.id === options.source)) {
     throw new ConfigError('unknown source', [{ path: '--source', message: `no source with id ${options.source} in the config` }]);
   }
-  const store = createObjectStore(config.storage);
+  const store = createObjectStore(config.storage, { proxy: config.http.proxy });
   const write = output.write ?? (async (chunk: string) => output.out(chunk.replace(/\n$/, '')));
   let exported = 0;
   let objects = 0;

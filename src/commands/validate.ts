@@ -1,7 +1,7 @@
 import { CredentialRegistry, type CredentialServices } from '../credentials/index.js';
 import { loadConfig, type ArchiverConfig, type RedisConfig, type SourceConfig } from '../config/index.js';
 import { ArchiverError } from '../errors/index.js';
-import { HttpClient, defaultRetryPolicy } from '../http/index.js';
+import { HttpClient, defaultRetryPolicy, describeProxy } from '../http/index.js';
 import type { Logger } from '../observability/index.js';
 import { getProvider, providerContext, readPages } from '../providers/index.js';
 import { LocalRateLimiter } from '../ratelimit/index.js';
@@ -35,7 +35,11 @@ export async function validate(options: ValidateOptions, output: Output, logger:
   const checks: Check[] = [];
   if (config.redis) checks.push(await checkRedis(config.redis, logger));
   checks.push(await checkStorage(config));
-  const http = new HttpClient({ timeoutMs: Math.min(config.http.timeoutMs, CONNECT_TIMEOUT_MS), maxBodyBytes: config.http.maxBodyBytes });
+  const http = new HttpClient({
+    timeoutMs: Math.min(config.http.timeoutMs, CONNECT_TIMEOUT_MS),
+    maxBodyBytes: config.http.maxBodyBytes,
+    proxy: config.http.proxy,
+  });
   try {
     const retry = { ...defaultRetryPolicy, maxAttempts: 2, maxElapsedMs: CONNECT_TIMEOUT_MS };
     const credentials = new CredentialRegistry().services({ http, retry, logger });
@@ -51,10 +55,17 @@ export async function validate(options: ValidateOptions, output: Output, logger:
 
 function summary(config: ArchiverConfig): string[] {
   const lines = [
-    `storage:     ${createObjectStore(config.storage).describe()}`,
+    `storage:     ${createObjectStore(config.storage, { proxy: config.http.proxy }).describe()}`,
     `checkpoints: ${config.checkpoints.kind}${config.checkpoints.kind === 'file' ? ` (${config.checkpoints.path})` : ''}`,
   ];
   if (config.redis) lines.push(`redis:       ${describeRedis(config.redis)} (prefix ${config.redis.prefix})`);
+  const { proxy } = config.http;
+  if (proxy) {
+    const via = (['https:', 'http:'] as const).map(
+      (p) => `${p}// ${describeProxy(proxy, p) ? `via ${describeProxy(proxy, p)}` : 'direct'}`,
+    );
+    lines.push(`proxy:       ${via.join(', ')}${proxy.NO_PROXY ? `; direct for NO_PROXY ${proxy.NO_PROXY}` : ''}`);
+  }
   if (config.worker.metricsPort !== undefined) {
     const board = config.worker.dashboard;
     const dashboard = board.enabled
@@ -90,7 +101,7 @@ async function checkRedis(config: RedisConfig, logger: Logger): Promise<Check> {
 }
 
 async function checkStorage(config: ArchiverConfig): Promise<Check> {
-  const store = createObjectStore(config.storage);
+  const store = createObjectStore(config.storage, { proxy: config.http.proxy });
   const what = `storage ${store.describe()}`;
   try {
     // Listing only: a check must never write into a WORM bucket.

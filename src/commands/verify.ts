@@ -44,7 +44,7 @@ export async function verify(options: VerifyCommandOptions, output: Output, logg
   const until = options.until !== undefined ? parseTime(options.until, '--until') : undefined;
   const config = await loadConfig(options.config, process.env, { sourcesOptional: true });
   let runtime: Runtime | undefined;
-  const store = config.sources.length > 0 ? undefined : createObjectStore(config.storage);
+  const store = config.sources.length > 0 ? undefined : createObjectStore(config.storage, { proxy: config.http.proxy });
   try {
     const expectedHeads = new Map<string, ExpectedHead>();
     if (config.sources.length > 0) {

@@ -2,6 +2,7 @@ import type { Schedule } from './schema.js';
 import type { RedisConfig } from '../redis/index.js';
 import type { KeyRing } from '../archive/index.js';
 import type { StorageConfig } from '../storage/index.js';
+import type { ProxyEnv } from '../http/index.js';
 
 /** A source after validation: provider-specific params and credentials checked by the provider. */
 export interface SourceConfig {
@@ -32,7 +33,8 @@ export interface ArchiverConfig {
     metricsHost: string;
     dashboard: { enabled: boolean; readOnly: boolean; basicAuth: { username: string; password: string } | undefined };
   };
-  http: { timeoutMs: number; maxBodyBytes: number; maxAttempts: number };
+  /** `proxy`: from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, for provider and storage calls alike. */
+  http: { timeoutMs: number; maxBodyBytes: number; maxAttempts: number; proxy: ProxyEnv | undefined };
   /** Signing and verification keys, and how often each source gets a signed digest. */
   manifests: { keys: KeyRing; digestIntervalMs: number };
   sources: SourceConfig[];

@@ -9,6 +9,7 @@ import { formatPath, interpolateEnv } from './interpolate.js';
 import { batchSchema, checkpointsSchema, httpSchema, manifestsSchema, redisSchema, sourceBaseSchema, workerSchema } from './schema.js';
 import type { ArchiverConfig, SourceConfig } from './config.js';
 import { buildKeyRing } from './manifest-keys.js';
+import { proxyEnvOf, type ProxyEnvIssue } from '../http/index.js';
 
 const topSchema = z
   .object({
@@ -228,6 +229,9 @@ function validate(
     return undefined;
   }
   const keys = buildKeyRing(data.manifests, env, issues);
+  const proxyIssues: ProxyEnvIssue[] = [];
+  const proxy = proxyEnvOf(env, proxyIssues);
+  for (const issue of proxyIssues) issues.push({ path: `environment ${issue.variable}`, message: issue.message });
   if (issues.length > 0) return undefined;
   return {
     redis: data.redis,
@@ -243,7 +247,7 @@ function validate(
       metricsHost: data.worker.metricsHost,
       dashboard: { ...data.worker.dashboard, basicAuth: data.worker.dashboard.basicAuth },
     },
-    http: { timeoutMs: data.http.timeout, maxBodyBytes: data.http.maxBodyBytes, maxAttempts: data.http.maxAttempts },
+    http: { timeoutMs: data.http.timeout, maxBodyBytes: data.http.maxBodyBytes, maxAttempts: data.http.maxAttempts, proxy },
     manifests: { keys, digestIntervalMs: data.manifests.digestInterval },
     sources,
   };

@@ -2,6 +2,7 @@ import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, request a
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { ProviderNetworkError, ProviderResponseError, type ProviderErrorDetails } from '../errors/index.js';
+import { describeProxy, type ProxyEnv } from './proxy-env.js';
 
 /** Options shared by every provider call. */
 export interface HttpClientOptions {
@@ -15,6 +16,11 @@ export interface HttpClientOptions {
    * @defaultValue 32
    */
   connections?: number;
+  /**
+   * The proxies calls go through, and the hosts that go direct (see proxyEnvOf). Node's agents
+   * ignore `HTTP(S)_PROXY` unless given them. @defaultValue no proxy
+   */
+  proxy?: ProxyEnv;
 }
 
 export interface HttpRequest {
@@ -25,6 +31,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Overrides the client's timeout for this request (a source's `timeout`). */
   timeoutMs?: number;
+  /** Never through the proxy: an instance metadata service answers on a link-local address no proxy reaches. */
+  direct?: boolean;
 }
 
 export interface HttpResponse {
@@ -73,6 +81,9 @@ class Oversize extends Error {
 export class HttpClient {
   readonly #http: HttpAgent;
   readonly #https: HttpsAgent;
+  /** Only when a proxy is set: the agents of `direct` requests. */
+  readonly #direct: { http: HttpAgent; https: HttpsAgent } | undefined;
+  readonly #proxy: ProxyEnv | undefined;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
 
@@ -88,8 +99,18 @@ export class HttpClient {
       scheduling: 'lifo' as const,
       timeout: IDLE_TIMEOUT_MS,
     };
-    this.#http = new HttpAgent(pool);
-    this.#https = new HttpsAgent(pool);
+    this.#proxy = options.proxy;
+    // `null`, not absent: a Node started with NODE_USE_ENV_PROXY may give an agent without it process.env.
+    const proxied = { ...pool, proxyEnv: options.proxy ?? null };
+    this.#http = new HttpAgent(proxied);
+    this.#https = new HttpsAgent(proxied);
+    const direct = { ...pool, proxyEnv: null };
+    this.#direct = options.proxy ? { http: new HttpAgent(direct), https: new HttpsAgent(direct) } : undefined;
+  }
+
+  /** The proxies this client's calls go through; a client of the same process with agents of its own takes them too. */
+  get proxy(): ProxyEnv | undefined {
+    return this.#proxy;
   }
 
   /** Sends one request and returns the whole body as text; throws typed errors on transport failure. */
@@ -108,13 +129,17 @@ export class HttpClient {
   async close(): Promise<void> {
     this.#http.destroy();
     this.#https.destroy();
+    this.#direct?.http.destroy();
+    this.#direct?.https.destroy();
   }
 
   #exchange(request: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
+    // Aborted before it began: no request is made (one destroyed at once would still emit its error).
+    if (request.signal?.aborted) return Promise.reject(new GiveUp('ABORTED'));
     const { url } = request;
     const secure = url.protocol === 'https:';
     const options: RequestOptions = {
-      agent: secure ? this.#https : this.#http,
+      agent: this.#agent(request),
       protocol: url.protocol,
       hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
       port: url.port || undefined,
@@ -122,8 +147,6 @@ export class HttpClient {
       method: request.method,
       headers: request.headers,
     };
-    // Aborted before it began: no request is made (one destroyed at once would still emit its error).
-    if (request.signal?.aborted) return Promise.reject(new GiveUp('ABORTED'));
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
       let connectTimer: NodeJS.Timeout | undefined;
@@ -188,9 +211,26 @@ export class HttpClient {
     });
   }
 
+  #agent(request: HttpRequest): HttpAgent {
+    const agents = request.direct && this.#direct ? this.#direct : { http: this.#http, https: this.#https };
+    return request.url.protocol === 'https:' ? agents.https : agents.http;
+  }
+
   #transportError(cause: unknown, request: HttpRequest, details: ProviderErrorDetails): Error {
-    const what = (cause as { code?: string }).code ?? 'request failed';
+    const failure = cause as { code?: string; statusCode?: number; address?: string; port?: number };
+    const proxy = request.direct ? undefined : describeProxy(this.#proxy, request.url.protocol);
+    let what = failure.code ?? 'request failed';
+    // Node's own tunnel message names the proxy without its credentials; the status is what matters.
+    if (failure.code === 'ERR_PROXY_TUNNEL') what += ` (proxy ${proxy ?? ''} answered CONNECT with HTTP ${failure.statusCode ?? '?'})`;
+    else if (failure.address !== undefined) what += ` ${failure.address}:${failure.port ?? ''}`;
+    const hint =
+      proxy === undefined
+        ? undefined
+        : failure.statusCode === 407
+          ? `the proxy wants credentials: put them in ${request.url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY'} (http://user:password@host:port)`
+          : `calls to ${request.url.protocol}// hosts go through the proxy ${proxy} unless NO_PROXY names the host: check that the proxy is reachable and lets ${request.url.host} through`;
     return new ProviderNetworkError(`${request.method} ${request.url.host}${request.url.pathname}: ${what}`, {
+      ...(hint !== undefined ? { hint } : {}),
       ...details,
       cause,
     });

@@ -1,5 +1,6 @@
 export { HttpClient, type HttpClientOptions, type HttpRequest, type HttpResponse } from './client.js';
 export { parseJsonBody } from './json.js';
+export { proxyEnvOf, describeProxy, agentProxyOptions, type ProxyEnv, type ProxyEnvIssue } from './proxy-env.js';
 export {
   withRetry,
   backoffDelay,

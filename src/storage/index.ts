@@ -1,5 +1,6 @@
 import type { ObjectStore } from './object-store.js';
 import type { StorageConfig } from './config.js';
+import type { ProxyEnv } from '../http/index.js';
 import { FileObjectStore } from './file.js';
 import { S3ObjectStore } from './s3.js';
 
@@ -27,7 +28,7 @@ export { assertValidKey, compareKeys, normalizePrefix } from './keys.js';
  * Builds the store named by the parsed `storage` section. S3 credentials come from the SDK
  * default chain (env, profile, IMDS, web identity): the config file never holds them.
  */
-export function createObjectStore(config: StorageConfig): ObjectStore {
+export function createObjectStore(config: StorageConfig, network: { proxy?: ProxyEnv | undefined } = {}): ObjectStore {
   switch (config.kind) {
     case 's3':
       return new S3ObjectStore({
@@ -40,6 +41,7 @@ export function createObjectStore(config: StorageConfig): ObjectStore {
         ...(config.responseChecksumValidation !== undefined ? { responseChecksumValidation: config.responseChecksumValidation } : {}),
         ...(config.conditionalWrites !== undefined ? { conditionalWrites: config.conditionalWrites } : {}),
         ...(config.objectLock !== undefined ? { objectLock: config.objectLock } : {}),
+        ...(network.proxy !== undefined ? { proxy: network.proxy } : {}),
       });
     case 'file':
       return new FileObjectStore({ path: config.path, ...(config.prefix !== undefined ? { prefix: config.prefix } : {}) });

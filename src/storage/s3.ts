@@ -8,6 +8,7 @@ import { ConfigError, ObjectExistsError, StorageError } from '../errors/index.js
 import type { Arbitration, ObjectHead, ObjectInfo, ObjectStore, PutOptions } from './object-store.js';
 import { assertValidKey, compareKeys, normalizePrefix } from './keys.js';
 import { lazyModule } from '../lazy-module.js';
+import { agentProxyOptions, type ProxyEnv } from '../http/index.js';
 
 /** How the SDK computes and checks CRC checksums (see the S3 client's own option of that name). */
 export type ChecksumMode = 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
@@ -68,6 +69,8 @@ export interface S3ObjectStoreOptions {
   connectionTimeoutMs?: number;
   /** Socket idle timeout per request in ms. @defaultValue 30000 */
   requestTimeoutMs?: number;
+  /** The proxies storage calls go through, and the hosts that go direct. @defaultValue no proxy */
+  proxy?: ProxyEnv;
 }
 
 const MiB = 1024 * 1024;
@@ -124,6 +127,7 @@ export class S3ObjectStore implements ObjectStore {
       requestHandler: {
         connectionTimeout: options.connectionTimeoutMs ?? 3_000,
         requestTimeout: options.requestTimeoutMs ?? 30_000,
+        ...agentProxyOptions(options.proxy),
       },
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.forcePathStyle !== undefined ? { forcePathStyle: options.forcePathStyle } : {}),

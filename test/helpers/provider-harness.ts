@@ -1,4 +1,4 @@
-import { HttpClient, type RetryPolicy } from '../../src/http/index.js';
+import { HttpClient, type ProxyEnv, type RetryPolicy } from '../../src/http/index.js';
 import { silentLogger, type Logger } from '../../src/observability/index.js';
 import { providerContext, readPages, type ReadPage } from '../../src/providers/index.js';
 import type { Provider, ProviderContext, ProviderRecord, ProviderServices, SourceSpec } from '../../src/providers/provider.js';
@@ -21,6 +21,8 @@ export interface HarnessContextOptions {
   /** Per-request timeout of the HTTP client (the `timeout` fault waits for it). @defaultValue 500 */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Proxies of the HTTP client (and of the SDK clients a provider builds beside it). */
+  proxy?: ProxyEnv;
 }
 
 /** A ProviderContext on its own HTTP pool (`services` are its parts); `close()` releases it. */
@@ -28,7 +30,11 @@ export type HarnessContext = ProviderContext & { services: ProviderServices; clo
 
 /** A ProviderContext on its own HTTP pool; `close()` releases it. */
 export function harnessContext(options: HarnessContextOptions = {}): HarnessContext {
-  const http = new HttpClient({ timeoutMs: options.timeoutMs ?? 500, maxBodyBytes: 2 * 1024 * 1024 });
+  const http = new HttpClient({
+    timeoutMs: options.timeoutMs ?? 500,
+    maxBodyBytes: 2 * 1024 * 1024,
+    ...(options.proxy ? { proxy: options.proxy } : {}),
+  });
   const services: ProviderServices = {
     http,
     rateLimiter: options.rateLimiter ?? new LocalRateLimiter(),

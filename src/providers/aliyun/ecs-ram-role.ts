@@ -37,7 +37,14 @@ export function ecsRamRoleIssuer(
   const send = async (request: Omit<HttpRequest, 'url'> & { path: string }, signal: AbortSignal | undefined): Promise<string> => {
     const url = new URL(request.path, base);
     const response = await services.http.send(
-      { method: request.method, url, headers: request.headers, timeoutMs: METADATA_TIMEOUT_MS, ...(signal ? { signal } : {}) },
+      {
+        method: request.method,
+        url,
+        headers: request.headers,
+        timeoutMs: METADATA_TIMEOUT_MS,
+        direct: true,
+        ...(signal ? { signal } : {}),
+      },
       details,
     );
     if (response.statusCode === 200) return response.body;

@@ -10,6 +10,7 @@ import {
   ProviderValidationError,
 } from '../../errors/index.js';
 import type { CompletenessFigure, ProviderContext, ProviderPage, ProviderRecord } from '../provider.js';
+import { agentProxyOptions } from '../../http/index.js';
 
 /**
  * `params.copyDumps`: where the dumped audit-log files are read from. OBS speaks the S3 API; the
@@ -143,6 +144,8 @@ export async function* copyDumps<C>(
     maxAttempts: 5,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // OBS is reached the way the provider's API is: through the same proxy, if any.
+    requestHandler: agentProxyOptions(copy.context.http.proxy),
   });
   const obs: Obs = { client, sdk };
   const state = snapshot(from);
