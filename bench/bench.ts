@@ -234,8 +234,13 @@ interface CaseFigures extends CaseResult {
 function leastCpu(runs: readonly CaseFigures[]): CaseFigures {
   const failed = runs.find((r) => !r.ok);
   if (failed) return failed;
-  const least = runs.reduce((a, b) => (b.cpuSec < a.cpuSec ? b : a));
+  const least = leastOf(runs);
   return { ...least, maxRssBytes: Math.max(...runs.map((r) => r.maxRssBytes)), cpuRuns: runs.map((r) => r.cpuSec) };
+}
+
+/** The run that used the least CPU: the one least disturbed by the rest of the machine. */
+function leastOf<T extends { cpuSec: number }>(runs: readonly T[]): T {
+  return runs.reduce((a, b) => (b.cpuSec < a.cpuSec ? b : a));
 }
 
 const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -373,7 +378,7 @@ async function main(): Promise<number> {
         process.stdout.write(`  raw bound of ${shape} … `);
         const rawRuns: RawResult[] = [];
         for (let rep = 1; rep <= repeat; rep += 1) rawRuns.push(await runRawBound(rawSpec(shape), caseNodeOptions));
-        const raw = rawRuns.reduce((a, b) => (b.cpuSec < a.cpuSec ? b : a));
+        const raw = leastOf(rawRuns);
         rawBounds.set(shape, raw);
         process.stdout.write(
           `${raw.records.toLocaleString('en-US')} records, ${fmt(raw.cpuSec, 2)} CPU s${repeat > 1 ? ` (least of ${rawRuns.map((r) => fmt(r.cpuSec, 2)).join(', ')})` : ''}\n`,
