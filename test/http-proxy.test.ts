@@ -11,7 +11,7 @@ import { HttpClient, proxyEnvOf, type ProxyEnvIssue } from '../src/http/index.js
 import { FileObjectStore } from '../src/storage/index.js';
 import { OosSimulator } from '../simulators/index.js';
 import { runCli } from './helpers/cli.js';
-import { ForwardProxy } from './helpers/forward-proxy.js';
+import { ForwardProxy, PROXIED_DOMAIN, proxiedUrl } from './helpers/forward-proxy.js';
 import { readArchive } from './helpers/read-archive.js';
 import { startS3, type S3Handle } from './helpers/with-s3.js';
 import { makeTestCa } from './helpers/test-ca.js';
@@ -22,7 +22,8 @@ const USER = { username: 'archiver', password: 'proxy-pw-Zq9-must-not-print' };
 describe('proxy settings from the environment', () => {
   it('take the lower-case spelling over the upper-case one, as curl and Node do', () => {
     const proxy = proxyEnvOf({ HTTPS_PROXY: 'http://upper:1', https_proxy: 'http://lower:2', NO_PROXY: 'a', no_proxy: 'b' });
-    expect(proxy).toEqual({ HTTPS_PROXY: 'http://lower:2', NO_PROXY: 'b' });
+    expect(proxy).toEqual({ HTTPS_PROXY: 'http://lower:2', NO_PROXY: 'b,localhost,127.0.0.1,::1' });
+    expect(proxyEnvOf({ HTTP_PROXY: 'http://p:1' })).toEqual({ HTTP_PROXY: 'http://p:1', NO_PROXY: 'localhost,127.0.0.1,::1' });
     expect(proxyEnvOf({ NO_PROXY: 'localhost' })).toBeUndefined();
     expect(proxyEnvOf({ HTTP_PROXY: '  ' })).toBeUndefined();
   });
@@ -42,21 +43,24 @@ describe('proxy settings from the environment', () => {
     const issues: ProxyEnvIssue[] = [];
     expect(proxyEnvOf(env, issues, '22.20.0')).toBeUndefined();
     expect(issues[0]!.message).toMatch(/Node\.js 22\.20\.0 cannot send requests through a proxy/);
-    for (const version of ['22.21.0', '24.5.0', '25.1.0']) expect(proxyEnvOf(env, [], version), version).toEqual(env);
+    for (const version of ['22.21.0', '24.5.0', '25.1.0']) expect(proxyEnvOf(env, [], version)?.HTTPS_PROXY, version).toBe(env.HTTPS_PROXY);
     expect(proxyEnvOf(env, [], '24.4.1')).toBeUndefined();
   });
 });
 
 describe('HttpClient behind a proxy', () => {
   let target: Server;
+  /** The target by a name only the proxy resolves; `local` by its loopback name. */
   let base: string;
+  let local: string;
   let proxy: ForwardProxy;
   let guarded: ForwardProxy;
 
   beforeAll(async () => {
     target = createServer((req, res) => res.end(`answer to ${req.method} ${req.url}`));
     await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-    base = `http://localhost:${(target.address() as AddressInfo).port}`;
+    local = `http://localhost:${(target.address() as AddressInfo).port}`;
+    base = proxiedUrl(local, 'api');
     proxy = new ForwardProxy();
     guarded = new ForwardProxy({ credentials: USER });
     await Promise.all([proxy.start(), guarded.start()]);
@@ -90,14 +94,25 @@ describe('HttpClient behind a proxy', () => {
     }
   });
 
-  it('goes direct for hosts NO_PROXY names, and for direct calls (instance metadata)', async () => {
-    const bypassing = new HttpClient({ proxy: { HTTP_PROXY: proxy.url(), NO_PROXY: 'metadata.internal, localhost' } });
-    const proxied = new HttpClient({ proxy: { HTTP_PROXY: proxy.url() } });
+  it('goes direct for hosts NO_PROXY names, for loopback hosts, and for direct calls (instance metadata)', async () => {
+    const env = (noProxy?: string) => proxyEnvOf({ HTTP_PROXY: proxy.url(), ...(noProxy ? { NO_PROXY: noProxy } : {}) })!;
+    const bypassing = new HttpClient({ proxy: env(`metadata.internal, .${PROXIED_DOMAIN}`), timeoutMs: 3_000 });
+    const proxied = new HttpClient({ proxy: env(), timeoutMs: 3_000 });
     try {
-      expect((await bypassing.send({ method: 'GET', url: new URL('/a', base), headers: {} })).body).toBe('answer to GET /a');
-      expect((await proxied.send({ method: 'GET', url: new URL('/b', base), headers: {}, direct: true })).body).toBe('answer to GET /b');
+      // Direct, a name only the proxy knows does not resolve: the proxy never saw the call.
+      for (const [client, direct] of [
+        [bypassing, false],
+        [proxied, true],
+      ] as const) {
+        const error = await client.send({ method: 'GET', url: new URL('/a', base), headers: {}, direct }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ProviderNetworkError);
+        expect((error as ProviderNetworkError).hint ?? '').not.toContain('proxy');
+      }
+      for (const host of [local, local.replace('localhost', '127.0.0.1')]) {
+        expect((await proxied.send({ method: 'GET', url: new URL('/b', host), headers: {} })).body).toBe('answer to GET /b');
+      }
       expect(proxy.requests).toEqual([]);
-      await proxied.send({ method: 'GET', url: new URL('/c', base), headers: {} });
+      expect((await proxied.send({ method: 'GET', url: new URL('/c', base), headers: {} })).body).toBe('answer to GET /c');
       expect(proxy.requests.map((r) => r.target)).toEqual([`${base}/c`]);
     } finally {
       await Promise.all([bypassing.close(), proxied.close()]);
@@ -121,7 +136,7 @@ describe('HttpClient behind a proxy', () => {
       expect(down).toBeInstanceOf(ProviderNetworkError);
       const downError = down as ProviderNetworkError;
       expect(downError.message).toContain('ECONNREFUSED 127.0.0.1:1');
-      expect(downError.hint).toContain('go through the proxy http://127.0.0.1:1');
+      expect(downError.hint).toContain('the proxy http://127.0.0.1:1 (HTTP_PROXY) failed');
       for (const error of [tunnelError, downError]) {
         const shown = `${error.message} ${error.hint ?? ''} ${String((error.cause as Error).message)} ${JSON.stringify(error)}`;
         expect(shown).not.toContain('wrong-pw-Zq9');
@@ -139,7 +154,7 @@ describe('HttpClient behind a proxy', () => {
       res.end(`secret path ${req.url}`),
     );
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
-    const tlsBase = `https://localhost:${(tls.address() as AddressInfo).port}`;
+    const tlsBase = proxiedUrl(`https://localhost:${(tls.address() as AddressInfo).port}`, 'api');
     try {
       // A child process: the test CA is trusted the way an operator would (NODE_EXTRA_CA_CERTS).
       const clientModule = new URL('../dist/src/http/index.js', import.meta.url).href;
@@ -181,6 +196,7 @@ describe('S3 storage behind a proxy', () => {
 
   it('writes (create-only and multipart) and reads objects through HTTP_PROXY', async () => {
     const MiB = 1024 * 1024;
+    // The proxy settings as given, without the loopback entries proxyEnvOf adds: this server is local.
     const store = s3.store('via-proxy/', {
       proxy: { HTTP_PROXY: proxy.url(USER) },
       multipartThresholdBytes: 5 * MiB,
@@ -231,7 +247,7 @@ describe('the archiver behind a proxy', () => {
           {
             id: 'oos-proxied',
             provider: 'aliyun-oos-execution-logs',
-            endpoint: oos.url,
+            endpoint: proxiedUrl(oos.url, 'oos'),
             credentials: oos.credentials,
             params: { regionId: 'cn-hangzhou', executionIds: ['exec-p'] },
           },
@@ -249,7 +265,7 @@ describe('the archiver behind a proxy', () => {
     const result = await runCli(['run-once', '-c', config], { HTTP_PROXY: proxy.url(USER), REDIS_URL: '' });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout + result.stderr).not.toContain(USER.password);
-    const oosHost = new URL(oos.url).host;
+    const oosHost = new URL(proxiedUrl(oos.url, 'oos')).host;
     expect(proxy.requests.length).toBeGreaterThan(0);
     expect(proxy.requests.every((r) => r.method === 'POST' && new URL(r.target).host === oosHost)).toBe(true);
     const { envelopes } = await readArchive(new FileObjectStore({ path: join(dir, 'archive') }));
@@ -257,10 +273,10 @@ describe('the archiver behind a proxy', () => {
   });
 
   it('validate shows the proxy without its password; a malformed proxy URL is a config error (exit 2)', async () => {
-    const shown = await runCli(['validate', '-c', config], { HTTPS_PROXY: proxy.url(USER), NO_PROXY: 'localhost' });
+    const shown = await runCli(['validate', '-c', config], { HTTPS_PROXY: proxy.url(USER), NO_PROXY: '.internal' });
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain(
-      `proxy:       https:// via ${new URL(proxy.url()).origin}, http:// direct; direct for NO_PROXY localhost`,
+      `proxy:       https:// via ${new URL(proxy.url()).origin}, http:// direct; direct for .internal,localhost,127.0.0.1,::1`,
     );
     expect(shown.stdout).not.toContain(USER.password);
 

@@ -64,7 +64,7 @@ function summary(config: ArchiverConfig): string[] {
     const via = (['https:', 'http:'] as const).map(
       (p) => `${p}// ${describeProxy(proxy, p) ? `via ${describeProxy(proxy, p)}` : 'direct'}`,
     );
-    lines.push(`proxy:       ${via.join(', ')}${proxy.NO_PROXY ? `; direct for NO_PROXY ${proxy.NO_PROXY}` : ''}`);
+    lines.push(`proxy:       ${via.join(', ')}; direct for ${proxy.NO_PROXY}`);
   }
   if (config.worker.metricsPort !== undefined) {
     const board = config.worker.dashboard;

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { ProviderNetworkError, ProviderResponseError, type ProviderErrorDetails } from '../errors/index.js';
 import { describeProxy, type ProxyEnv } from './proxy-env.js';
 
@@ -192,13 +192,9 @@ export class HttpClient {
           }
           chunks.push(chunk);
         });
+        // A connection closed before the body is complete is an error here (ECONNRESET, `aborted`), never an `end`.
         res.on('error', fail);
         res.on('end', () => {
-          // A connection closed before the body was complete ends an `aborted` body, not an error.
-          if (!res.complete) {
-            fail(Object.assign(new Error('response body ended early'), { code: 'ECONNRESET' }));
-            return;
-          }
           if (settled) return;
           settled = true;
           cleanUp();
@@ -217,24 +213,41 @@ export class HttpClient {
   }
 
   #transportError(cause: unknown, request: HttpRequest, details: ProviderErrorDetails): Error {
-    const failure = cause as { code?: string; statusCode?: number; address?: string; port?: number };
+    const failure = cause as { code?: string; statusCode?: number; hostname?: string; address?: string; port?: number };
     const proxy = request.direct ? undefined : describeProxy(this.#proxy, request.url.protocol);
     let what = failure.code ?? 'request failed';
     // Node's own tunnel message names the proxy without its credentials; the status is what matters.
     if (failure.code === 'ERR_PROXY_TUNNEL') what += ` (proxy ${proxy ?? ''} answered CONNECT with HTTP ${failure.statusCode ?? '?'})`;
     else if (failure.address !== undefined) what += ` ${failure.address}:${failure.port ?? ''}`;
+    const variable = request.url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
+    const atProxy = proxy === undefined ? false : failedAtProxy(failure, new URL(proxy));
     const hint =
-      proxy === undefined
+      proxy === undefined || atProxy === false
         ? undefined
         : failure.statusCode === 407
-          ? `the proxy wants credentials: put them in ${request.url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY'} (http://user:password@host:port)`
-          : `calls to ${request.url.protocol}// hosts go through the proxy ${proxy} unless NO_PROXY names the host: check that the proxy is reachable and lets ${request.url.host} through`;
+          ? `the proxy wants credentials: put them in ${variable} (http://user:password@host:port)`
+          : atProxy === true
+            ? `the proxy ${proxy} (${variable}) failed: check that it is reachable and lets ${request.url.host} through, or name the host in NO_PROXY`
+            : `calls to ${request.url.protocol}// hosts go through the proxy ${proxy} unless NO_PROXY names the host: check that the proxy is reachable and lets ${request.url.host} through`;
     return new ProviderNetworkError(`${request.method} ${request.url.host}${request.url.pathname}: ${what}`, {
       ...(hint !== undefined ? { hint } : {}),
       ...details,
       cause,
     });
   }
+}
+
+/**
+ * Whether a transport failure happened at the proxy: true (the tunnel, or the proxy's address),
+ * false (another address or name: the call went direct), or undefined (a timeout names neither).
+ */
+function failedAtProxy(failure: { code?: string; hostname?: string; address?: string; port?: number }, proxy: URL): boolean | undefined {
+  if (failure.code === 'ERR_PROXY_TUNNEL') return true;
+  // A failed lookup names the host it looked up.
+  if (failure.hostname !== undefined) return failure.hostname === proxy.hostname;
+  if (failure.address === undefined) return undefined;
+  const port = Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80));
+  return failure.port === port && (isIP(proxy.hostname) === 0 || failure.address === proxy.hostname);
 }
 
 function flattenHeaders(raw: IncomingMessage['headers']): Record<string, string> {

@@ -17,6 +17,12 @@ export interface ProxyEnvIssue {
   message: string;
 }
 
+/**
+ * Always direct, as Go's tools have it: no proxy reaches this host's loopback, and a shell's proxy
+ * settings would otherwise send a local server's calls (a MinIO, the demo's simulators) away.
+ */
+const LOOPBACK = ['localhost', '127.0.0.1', '::1'];
+
 const proxyUrl = z
   .string()
   .url('expected a URL such as http://proxy.internal:3128')
@@ -24,7 +30,7 @@ const proxyUrl = z
 
 /**
  * Reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (the lower-case spelling wins when both are
- * set, as with curl and Node itself) and checks each proxy URL: Node would silently send the
+ * set, as with curl and Node itself; loopback hosts are added to NO_PROXY) and checks each proxy URL: Node would silently send the
  * request direct on a value it cannot parse, and a deployment that must go through its proxy
  * would then fail far from the cause. Undefined when no proxy is set.
  */
@@ -51,7 +57,7 @@ export function proxyEnvOf(
     return undefined;
   }
   const noProxy = pick(env, 'NO_PROXY');
-  if (noProxy) proxy.NO_PROXY = noProxy.value;
+  proxy.NO_PROXY = [...(noProxy ? [noProxy.value] : []), ...LOOPBACK].join(',');
   return proxy;
 }
 

@@ -11,6 +11,24 @@ export interface ProxiedRequest {
   authorization: string | undefined;
 }
 
+/**
+ * Names under this domain are this host to the proxy alone: loopback addresses always go direct,
+ * so a test reaches a local server through the proxy by such a name (`api.proxied.test`).
+ */
+export const PROXIED_DOMAIN = 'proxied.test';
+
+/** `url` with its host renamed `<label>.proxied.test`, the port kept: reachable only through a ForwardProxy. */
+export function proxiedUrl(url: string, label: string): string {
+  const parsed = new URL(url);
+  parsed.hostname = `${label}.${PROXIED_DOMAIN}`;
+  return parsed.toString().replace(/\/$/, '');
+}
+
+/** Where the proxy connects for `host`: this host for names under PROXIED_DOMAIN. */
+function upstreamHost(host: string): string {
+  return host.endsWith(`.${PROXIED_DOMAIN}`) ? '127.0.0.1' : host;
+}
+
 export interface ForwardProxyOptions {
   /** When set, requests without these credentials are answered 407. */
   credentials?: { username: string; password: string };
@@ -18,7 +36,8 @@ export interface ForwardProxyOptions {
 
 /**
  * A real HTTP proxy on 127.0.0.1, as corporate egress proxies behave: absolute-form requests are
- * forwarded, CONNECT opens a TCP tunnel, and every request is recorded.
+ * forwarded, CONNECT opens a TCP tunnel, and every request is recorded. Names under
+ * PROXIED_DOMAIN lead to this host.
  */
 export class ForwardProxy {
   readonly requests: ProxiedRequest[] = [];
@@ -39,7 +58,7 @@ export class ForwardProxy {
       delete headers['proxy-authorization'];
       delete headers['proxy-connection'];
       const upstream = httpRequest(
-        { host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method, headers },
+        { host: upstreamHost(url.hostname), port: url.port, path: url.pathname + url.search, method: req.method, headers },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
@@ -58,7 +77,7 @@ export class ForwardProxy {
         return;
       }
       const [host, port] = (req.url ?? '').split(':');
-      const upstream = connect(Number(port), host!, () => {
+      const upstream = connect(Number(port), upstreamHost(host!), () => {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         upstream.write(head);
         upstream.pipe(client);

@@ -15,7 +15,7 @@ export interface TestCa {
   otherCa: string;
 }
 
-/** Makes a CA valid for a day, a server certificate for localhost/127.0.0.1 and a client certificate, in `dir`. */
+/** Makes a CA valid for a day, a server certificate for localhost/127.0.0.1 (and api.proxied.test, see ForwardProxy) and a client certificate, in `dir`. */
 export function makeTestCa(dir: string): TestCa {
   const run = (...args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -23,7 +23,10 @@ export function makeTestCa(dir: string): TestCa {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   run('req', '-x509', '-new', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=log-archiver test CA');
   run('req', '-x509', '-new', ...ec, '-keyout', 'other-ca.key', '-out', 'other-ca.crt', '-days', '1', '-subj', '/CN=unrelated CA');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  writeFileSync(
+    join(dir, 'server.ext'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:api.proxied.test\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
   writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   for (const [name, subject] of [
     ['server', '/CN=localhost'],
