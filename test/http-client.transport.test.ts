@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderNetworkError, ProviderResponseError } from '../src/errors/index.js';
 import { HttpClient } from '../src/http/index.js';
+import { getInChild } from './helpers/child-http.js';
 import { makeTestCa } from './helpers/test-ca.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 
@@ -221,20 +220,7 @@ describe('HttpClient over TLS', () => {
   });
 
   it('trusts an authority named by NODE_EXTRA_CA_CERTS (a private CA or an inspecting proxy)', async () => {
-    const clientModule = new URL('../dist/src/http/index.js', import.meta.url).href;
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { HttpClient } = await import(${JSON.stringify(clientModule)});
-         const client = new HttpClient();
-         const r = await client.send({ method: 'GET', url: new URL('/', ${JSON.stringify(tlsBase)}), headers: {} });
-         await client.close();
-         process.stdout.write(r.body);`,
-      ],
-      { env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath }, encoding: 'utf8' },
-    );
+    const stdout = await getInChild(new URL('/', tlsBase).href, { NODE_EXTRA_CA_CERTS: ca.caPath });
     expect(stdout).toBe('{"tls":true}');
   });
 });

@@ -1,15 +1,14 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderNetworkError } from '../src/errors/index.js';
 import { HttpClient, proxyEnvOf, type ProxyEnvIssue } from '../src/http/index.js';
 import { FileObjectStore } from '../src/storage/index.js';
 import { OosSimulator } from '../simulators/index.js';
+import { getInChild } from './helpers/child-http.js';
 import { runCli } from './helpers/cli.js';
 import { ForwardProxy, PROXIED_DOMAIN, proxiedUrl } from './helpers/forward-proxy.js';
 import { readArchive } from './helpers/read-archive.js';
@@ -157,19 +156,12 @@ describe('HttpClient behind a proxy', () => {
     const tlsBase = proxiedUrl(`https://localhost:${(tls.address() as AddressInfo).port}`, 'api');
     try {
       // A child process: the test CA is trusted the way an operator would (NODE_EXTRA_CA_CERTS).
-      const clientModule = new URL('../dist/src/http/index.js', import.meta.url).href;
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          `const { HttpClient } = await import(${JSON.stringify(clientModule)});
-           const client = new HttpClient({ proxy: { HTTPS_PROXY: ${JSON.stringify(guarded.url(USER))} } });
-           const r = await client.send({ method: 'GET', url: new URL('/v1/logs?token=t', ${JSON.stringify(tlsBase)}), headers: {} });
-           await client.close();
-           process.stdout.write(r.body);`,
-        ],
-        { env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath }, encoding: 'utf8' },
+      const stdout = await getInChild(
+        new URL('/v1/logs?token=t', tlsBase).href,
+        { NODE_EXTRA_CA_CERTS: ca.caPath },
+        {
+          proxy: { HTTPS_PROXY: guarded.url(USER) },
+        },
       );
       expect(stdout).toBe('secret path /v1/logs?token=t');
       expect(guarded.requests.map((r) => `${r.method} ${r.target}`)).toEqual([`CONNECT ${new URL(tlsBase).host}`]);
