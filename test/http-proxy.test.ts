@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderNetworkError } from '../src/errors/index.js';
 import { HttpClient, proxyEnvOf, type ProxyEnvIssue } from '../src/http/index.js';
+import { createLogger } from '../src/observability/index.js';
 import { FileObjectStore } from '../src/storage/index.js';
 import { OosSimulator } from '../simulators/index.js';
 import { getInChild } from './helpers/child-http.js';
@@ -44,6 +45,16 @@ describe('proxy settings from the environment', () => {
     expect(issues[0]!.message).toMatch(/Node\.js 22\.20\.0 cannot send requests through a proxy/);
     for (const version of ['22.21.0', '24.5.0', '25.1.0']) expect(proxyEnvOf(env, [], version)?.HTTPS_PROXY, version).toBe(env.HTTPS_PROXY);
     expect(proxyEnvOf(env, [], '24.4.1')).toBeUndefined();
+  });
+
+  it('never reach a log line: the proxy settings and a Proxy-Authorization header are redacted', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (line: string) => lines.push(line) } });
+    const proxy = proxyEnvOf({ HTTPS_PROXY: `http://${USER.username}:${USER.password}@p:3128` });
+    logger.info({ proxy, http: { proxy }, headers: { 'proxy-authorization': `Basic ${USER.password}` } }, 'settings');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('[redacted]');
+    expect(lines[0]).not.toContain(USER.password);
   });
 });
 

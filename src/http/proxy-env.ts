@@ -30,9 +30,9 @@ const proxyUrl = z
 
 /**
  * Reads `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (the lower-case spelling wins when both are
- * set, as with curl and Node itself; loopback hosts are added to NO_PROXY) and checks each proxy URL: Node would silently send the
- * request direct on a value it cannot parse, and a deployment that must go through its proxy
- * would then fail far from the cause. Undefined when no proxy is set.
+ * set, as with curl and Node itself; loopback hosts are added to NO_PROXY) and checks each proxy
+ * URL: Node would silently send the request direct on a value it cannot parse, and a deployment
+ * that must go through its proxy would then fail far from the cause. Undefined when no proxy is set.
  */
 export function proxyEnvOf(
   env: NodeJS.ProcessEnv,

@@ -34,6 +34,10 @@ export const REDACTED_PATHS = [
   'headers["x-security-token"]',
   'redis.url',
   '*.redisUrl',
+  // A proxy URL may carry its user's password (`http://user:password@proxy:3128`).
+  'proxy',
+  '*.proxy',
+  'headers["proxy-authorization"]',
 ];
 
 export interface LoggerOptions {
