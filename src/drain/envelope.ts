@@ -50,19 +50,27 @@ export function renderEnvelopes(
   // Records of one stream usually share their context object: serialised once per run of them.
   let context: unknown;
   let contextJson = '';
+  // Each part is written on its own: a line joined first would be copied whole (flattened) before
+  // encoding, which doubled what a page allocates and so the scavenges that promote its records.
   for (const item of records) {
     if (item.context !== context) {
       context = item.context;
-      contextJson = JSON.stringify(context);
+      contextJson = `${at}${JSON.stringify(context)},"record":`;
     }
-    const line = `${head}${JSON.stringify(item.id)}${at}${contextJson},"record":${JSON.stringify(item.record)}}\n`;
-    const room = line.length * MAX_UTF8_PER_UNIT;
+    const id = JSON.stringify(item.id);
+    const record = JSON.stringify(item.record);
+    const room = (head.length + id.length + contextJson.length + record.length + 2) * MAX_UTF8_PER_UNIT;
     if (out.length - used < room) {
       const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, used + room));
       out.copy(bigger, 0, 0, used);
       out = bigger;
     }
-    used += out.write(line, used);
+    used += out.write(head, used);
+    used += out.write(id, used);
+    used += out.write(contextJson, used);
+    used += out.write(record, used);
+    out[used++] = 0x7d; // }
+    out[used++] = 0x0a; // \n
   }
   return out.subarray(0, used);
 }
