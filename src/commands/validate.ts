@@ -6,7 +6,7 @@ import type { Logger } from '../observability/index.js';
 import { getProvider, providerContext, readPages } from '../providers/index.js';
 import { LocalRateLimiter } from '../ratelimit/index.js';
 import { createRedisClient, describeRedis } from '../redis/index.js';
-import { createObjectStore } from '../storage/index.js';
+import { createObjectStore, type ObjectStore } from '../storage/index.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE } from './exit-codes.js';
 import type { Output } from './output.js';
 import { describeSchedule } from './schedule-info.js';
@@ -28,13 +28,21 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export async function validate(options: ValidateOptions, output: Output, logger: Logger): Promise<number> {
   const config = await loadConfig(options.config);
-  output.out(`${options.config}: valid`);
-  for (const line of summary(config)) output.out(`  ${line}`);
-  if (!options.connect) return EXIT_OK;
+  // Built once and closed here: the summary describes it and `--connect` lists it.
+  const store = createObjectStore(config.storage, { proxy: config.http.proxy });
+  try {
+    output.out(`${options.config}: valid`);
+    for (const line of summary(config, store)) output.out(`  ${line}`);
+    return options.connect ? await connect(config, store, output, logger) : EXIT_OK;
+  } finally {
+    await store.close();
+  }
+}
 
+async function connect(config: ArchiverConfig, store: ObjectStore, output: Output, logger: Logger): Promise<number> {
   const checks: Check[] = [];
   if (config.redis) checks.push(await checkRedis(config.redis, logger));
-  checks.push(await checkStorage(config));
+  checks.push(await checkStorage(store));
   const http = new HttpClient({
     timeoutMs: Math.min(config.http.timeoutMs, CONNECT_TIMEOUT_MS),
     maxBodyBytes: config.http.maxBodyBytes,
@@ -53,17 +61,18 @@ export async function validate(options: ValidateOptions, output: Output, logger:
   return failed.length > 0 ? EXIT_UNAVAILABLE : EXIT_OK;
 }
 
-function summary(config: ArchiverConfig): string[] {
+function summary(config: ArchiverConfig, store: ObjectStore): string[] {
   const lines = [
-    `storage:     ${createObjectStore(config.storage, { proxy: config.http.proxy }).describe()}`,
+    `storage:     ${store.describe()}`,
     `checkpoints: ${config.checkpoints.kind}${config.checkpoints.kind === 'file' ? ` (${config.checkpoints.path})` : ''}`,
   ];
   if (config.redis) lines.push(`redis:       ${describeRedis(config.redis)} (prefix ${config.redis.prefix})`);
   const { proxy } = config.http;
   if (proxy) {
-    const via = (['https:', 'http:'] as const).map(
-      (p) => `${p}// ${describeProxy(proxy, p) ? `via ${describeProxy(proxy, p)}` : 'direct'}`,
-    );
+    const via = (['https:', 'http:'] as const).map((p) => {
+      const through = describeProxy(proxy, p);
+      return `${p}// ${through === undefined ? 'direct' : `via ${through}`}`;
+    });
     lines.push(`proxy:       ${via.join(', ')}; direct for ${proxy.NO_PROXY}`);
   }
   if (config.worker.metricsPort !== undefined) {
@@ -100,8 +109,7 @@ async function checkRedis(config: RedisConfig, logger: Logger): Promise<Check> {
   }
 }
 
-async function checkStorage(config: ArchiverConfig): Promise<Check> {
-  const store = createObjectStore(config.storage, { proxy: config.http.proxy });
+async function checkStorage(store: ObjectStore): Promise<Check> {
   const what = `storage ${store.describe()}`;
   try {
     // Listing only: a check must never write into a WORM bucket.
@@ -109,8 +117,6 @@ async function checkStorage(config: ArchiverConfig): Promise<Check> {
     return { what, ok: true, detail: 'listing answered', dependency: true };
   } catch (error) {
     return { what, ok: false, detail: describe(error), dependency: true };
-  } finally {
-    await store.close();
   }
 }
 

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, request a
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { ProviderNetworkError, ProviderResponseError, type ProviderErrorDetails } from '../errors/index.js';
-import { describeProxy, type ProxyEnv } from './proxy-env.js';
+import { describeProxyUrl, proxyUrlOf, type ProxyEnv } from './proxy-env.js';
 
 /** Options shared by every provider call. */
 export interface HttpClientOptions {
@@ -84,6 +84,8 @@ export class HttpClient {
   /** Only when a proxy is set: the agents of `direct` requests. */
   readonly #direct: { http: HttpAgent; https: HttpsAgent } | undefined;
   readonly #proxy: ProxyEnv | undefined;
+  /** The proxy URLs parsed once, for the messages of failed calls. */
+  readonly #proxyUrls: { http: URL | undefined; https: URL | undefined };
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
 
@@ -100,6 +102,7 @@ export class HttpClient {
       timeout: IDLE_TIMEOUT_MS,
     };
     this.#proxy = options.proxy;
+    this.#proxyUrls = { http: proxyUrlOf(options.proxy, 'http:'), https: proxyUrlOf(options.proxy, 'https:') };
     // `null`, not absent: a Node started with NODE_USE_ENV_PROXY may give an agent without it process.env.
     const proxied = { ...pool, proxyEnv: options.proxy ?? null };
     this.#http = new HttpAgent(proxied);
@@ -208,19 +211,21 @@ export class HttpClient {
   }
 
   #agent(request: HttpRequest): HttpAgent {
-    const agents = request.direct && this.#direct ? this.#direct : { http: this.#http, https: this.#https };
-    return request.url.protocol === 'https:' ? agents.https : agents.http;
+    const https = request.url.protocol === 'https:';
+    if (request.direct && this.#direct) return https ? this.#direct.https : this.#direct.http;
+    return https ? this.#https : this.#http;
   }
 
   #transportError(cause: unknown, request: HttpRequest, details: ProviderErrorDetails): Error {
     const failure = cause as { code?: string; statusCode?: number; hostname?: string; address?: string; port?: number };
-    const proxy = request.direct ? undefined : describeProxy(this.#proxy, request.url.protocol);
+    const proxyUrl = request.direct ? undefined : request.url.protocol === 'https:' ? this.#proxyUrls.https : this.#proxyUrls.http;
+    const proxy = proxyUrl && describeProxyUrl(proxyUrl);
     let what = failure.code ?? 'request failed';
     // Node's own tunnel message names the proxy without its credentials; the status is what matters.
     if (failure.code === 'ERR_PROXY_TUNNEL') what += ` (proxy ${proxy ?? ''} answered CONNECT with HTTP ${failure.statusCode ?? '?'})`;
     else if (failure.address !== undefined) what += ` ${failure.address}:${failure.port ?? ''}`;
     const variable = request.url.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY';
-    const atProxy = proxy === undefined ? false : failedAtProxy(failure, new URL(proxy));
+    const atProxy = proxyUrl === undefined ? false : failedAtProxy(failure, proxyUrl);
     const hint =
       proxy === undefined || atProxy === false
         ? undefined

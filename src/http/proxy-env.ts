@@ -40,18 +40,24 @@ export function proxyEnvOf(
   nodeVersion: string = process.versions.node,
 ): ProxyEnv | undefined {
   const proxy: ProxyEnv = {};
+  let setBy: string | undefined;
   for (const name of ['HTTP_PROXY', 'HTTPS_PROXY'] as const) {
     const found = pick(env, name);
     if (!found) continue;
     const checked = proxyUrl.safeParse(found.value);
-    if (checked.success) proxy[name] = found.value;
-    else issues.push({ variable: found.variable, message: checked.error.issues[0]?.message ?? 'expected a proxy URL' });
+    if (!checked.success) {
+      issues.push({ variable: found.variable, message: checked.error.issues[0]?.message ?? 'expected a proxy URL' });
+      continue;
+    }
+    proxy[name] = found.value;
+    // The too-old-Node issue names the HTTPS variable when both are set: it carries the provider calls.
+    setBy = found.variable;
   }
-  if (proxy.HTTP_PROXY === undefined && proxy.HTTPS_PROXY === undefined) return undefined;
+  if (setBy === undefined) return undefined;
   if (!agentsTakeProxies(nodeVersion)) {
     // An older agent takes `proxyEnv` without a word and goes direct.
     issues.push({
-      variable: proxy.HTTPS_PROXY !== undefined ? pick(env, 'HTTPS_PROXY')!.variable : pick(env, 'HTTP_PROXY')!.variable,
+      variable: setBy,
       message: `Node.js ${nodeVersion} cannot send requests through a proxy: run the archiver on Node.js 22.21 or later (24.5 or later on 24)`,
     });
     return undefined;
@@ -72,12 +78,21 @@ export function agentProxyOptions(proxy: ProxyEnv | undefined): {
   return proxy ? { httpAgent: { proxyEnv: proxy }, httpsAgent: { proxyEnv: proxy } } : {};
 }
 
-/** The proxy of one protocol with its credentials removed, for messages (`http://proxy:3128`). */
-export function describeProxy(proxy: ProxyEnv | undefined, protocol: string): string | undefined {
+/** The proxy URL of one protocol (`http:` or `https:`), parsed; undefined when that protocol goes direct. */
+export function proxyUrlOf(proxy: ProxyEnv | undefined, protocol: string): URL | undefined {
   const url = protocol === 'https:' ? proxy?.HTTPS_PROXY : proxy?.HTTP_PROXY;
-  if (url === undefined) return undefined;
-  const parsed = new URL(url);
-  return `${parsed.protocol}//${parsed.host}`;
+  return url === undefined ? undefined : new URL(url);
+}
+
+/** A proxy URL with its credentials removed, for messages (`http://proxy:3128`). */
+export function describeProxyUrl(url: URL): string {
+  return `${url.protocol}//${url.host}`;
+}
+
+/** The proxy of one protocol with its credentials removed, for messages; undefined when direct. */
+export function describeProxy(proxy: ProxyEnv | undefined, protocol: string): string | undefined {
+  const url = proxyUrlOf(proxy, protocol);
+  return url === undefined ? undefined : describeProxyUrl(url);
 }
 
 /** Node's agents honour `proxyEnv` from 22.21.0 and 24.5.0 (measured: older ones ignore it). */
