@@ -1,8 +1,19 @@
-import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type * as NodeHttp from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import type * as NodeHttps from 'node:https';
+import { createRequire } from 'node:module';
 import { isIP, type Socket } from 'node:net';
 import { ProviderNetworkError, ProviderResponseError, type ProviderErrorDetails } from '../errors/index.js';
 import { describeProxyUrl, proxyUrlOf, type ProxyEnv } from './proxy-env.js';
+
+// `require`, not `import`: an ES import of `node:http` builds its whole namespace, whose lazy
+// `WebSocket`, `CloseEvent` and `MessageEvent` load Node's bundled undici. That is about 2 MB of
+// heap that stays live for the life of the process, and every full GC of a drain marks it again.
+const require = createRequire(import.meta.url);
+const { Agent: HttpAgent, request: httpRequest } = require('node:http') as typeof NodeHttp;
+const { Agent: HttpsAgent, request: httpsRequest } = require('node:https') as typeof NodeHttps;
+type HttpAgent = NodeHttp.Agent;
+type HttpsAgent = NodeHttps.Agent;
 
 /** Options shared by every provider call. */
 export interface HttpClientOptions {
