@@ -8,10 +8,15 @@ export const SUPPORTED_NODE = { major: 22, minor: 12 } as const;
  * restart), so an operator must hear of it on every start rather than find out in an incident.
  */
 export function unsupportedNodeWarning(version: string = process.versions.node): string | undefined {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  if (major > SUPPORTED_NODE.major || (major === SUPPORTED_NODE.major && minor >= SUPPORTED_NODE.minor)) return undefined;
+  if (nodeAtLeast(version, SUPPORTED_NODE.major, SUPPORTED_NODE.minor)) return undefined;
   return (
     `log-archiver: Node.js ${version} is not supported (it needs ${SUPPORTED_NODE.major}.${SUPPORTED_NODE.minor} or newer; ` +
     'the image and CI run Node.js 24, the current LTS). It may fail where a supported release would not: upgrade Node.js.'
   );
+}
+
+/** Whether a Node.js version (`process.versions.node`) is `major.minor` or later. */
+export function nodeAtLeast(version: string, major: number, minor: number): boolean {
+  const [given = 0, givenMinor = 0] = version.split('.').map(Number);
+  return given > major || (given === major && givenMinor >= minor);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nodeAtLeast } from '../node-support.js';
 
 /**
  * The proxy settings Node's own agents understand (`proxyEnv`): which proxy carries `http:` and
@@ -97,8 +98,7 @@ export function describeProxy(proxy: ProxyEnv | undefined, protocol: string): st
 
 /** Node's agents honour `proxyEnv` from 22.21.0 and 24.5.0 (measured: older ones ignore it). */
 function agentsTakeProxies(version: string): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 24 || (major === 24 && minor >= 5) || (major === 22 && minor >= 21);
+  return nodeAtLeast(version, 24, 5) || (nodeAtLeast(version, 22, 21) && !nodeAtLeast(version, 23, 0));
 }
 
 function pick(env: NodeJS.ProcessEnv, upper: string): { variable: string; value: string } | undefined {
